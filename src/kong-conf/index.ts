@@ -1,0 +1,7 @@
+/**
+ * `pluginwire/kong-conf`.
+ *
+ * @packageDocumentation
+ */
+export { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
+export { KongConfError } from './errors.js';

@@ -1,0 +1,33 @@
+import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineConfig } from 'tsup';
+
+const modules = ['kong-conf', 'msgpack-rpc', 'goplugin', 'socket'];
+
+/** Copies every `src/<module>/protos` folder to `dist/<module>/protos` so the `.proto` files load at run time. */
+function copyProtos(): void {
+  for (const name of modules) {
+    const from = join('src', name, 'protos');
+    if (existsSync(from) && readdirSync(from).length > 0) {
+      cpSync(from, join('dist', name, 'protos'), { recursive: true });
+    }
+  }
+}
+
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    ...Object.fromEntries(modules.map((name) => [`${name}/index`, `src/${name}/index.ts`])),
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  clean: true,
+  sourcemap: true,
+  target: 'node20',
+  platform: 'node',
+  // import.meta.url in ESM and __dirname in CJS both work in either build.
+  shims: true,
+  splitting: true,
+  treeshake: true,
+  onSuccess: async () => copyProtos(),
+});
