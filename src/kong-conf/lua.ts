@@ -84,11 +84,38 @@ function scanUnsigned(body: string): number | undefined {
   }
   const prefix = body.length > 1 && first === 0x30 ? body.charCodeAt(1) | 0x20 : 0;
   if (prefix === 0x78) return scanHex(body.slice(2));
-  if (prefix === 0x62) return /^[01]+$/.test(body.slice(2)) ? scanBinary(body.slice(2)) : undefined;
+  if (prefix === 0x62) return /^[01]+$/.test(body.slice(2)) ? scanBinary(body.slice(2)) : undefined; // no backtracking
   // Decimal: digits with at most one point and at least one digit, then an optional exponent with digits.
-  if (!/^(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/.test(body)) return undefined;
+  // Scanned by hand: a regex such as `[0-9]+\.?[0-9]*` backtracks quadratically on a long run of digits.
+  if (!isDecimal(body)) return undefined;
   // LuaJIT converts decimals with correct rounding, as JavaScript's Number() does.
   return Number(body);
+}
+
+function isDecimal(body: string): boolean {
+  let i = 0;
+  let digits = 0;
+  while (i < body.length && isDigit(body.charCodeAt(i))) {
+    i++;
+    digits++;
+  }
+  if (body.charCodeAt(i) === 0x2e) {
+    i++;
+    while (i < body.length && isDigit(body.charCodeAt(i))) {
+      i++;
+      digits++;
+    }
+  }
+  if (digits === 0) return false;
+  if (i < body.length && (body.charCodeAt(i) | 0x20) === 0x65) {
+    i++;
+    const sign = body.charCodeAt(i);
+    if (sign === 0x2b || sign === 0x2d) i++;
+    const start = i;
+    while (i < body.length && isDigit(body.charCodeAt(i))) i++;
+    if (i === start) return false;
+  }
+  return i === body.length;
 }
 
 function scanBinary(digits: string): number {

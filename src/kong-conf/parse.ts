@@ -107,7 +107,27 @@ export function stripTrailingComment(value: string): string {
     while (start > 0 && isLuaSpace(value.charCodeAt(start - 1))) start--;
     result = value.slice(0, start);
   }
-  return result.includes('\\#') ? result.replaceAll('\\#', '#') : result;
+  if (!result.includes('\\#')) return result;
+  return result.length < 4096 ? result.replaceAll('\\#', '#') : unescapeLong(result);
+}
+
+/**
+ * `\#` → `#` for long values through a code-unit buffer: V8's `replaceAll` builds one string piece per
+ * match, which turns superlinear (garbage collection) on hundreds of thousands of matches.
+ */
+function unescapeLong(value: string): string {
+  const out = new Uint16Array(value.length);
+  let length = 0;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 0x5c && value.charCodeAt(i + 1) === 0x23) continue;
+    out[length++] = code;
+  }
+  let text = '';
+  for (let i = 0; i < length; i += 8192) {
+    text += String.fromCharCode(...out.subarray(i, Math.min(length, i + 8192)));
+  }
+  return text;
 }
 
 /** What Penlight's `process_value` makes of the text after `=` (spec V1–V4), before Kong's stage 3. */
