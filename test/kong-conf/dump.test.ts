@@ -98,7 +98,7 @@ describe('parseDump (spec §11.5)', () => {
   it('keeps __proto__ members as data', () => {
     const dump = parseDump('[{"Name":"p","__proto__":{"polluted":true},"constructor":1}]');
     const info = dump.plugins[0] as Record<string, unknown>;
-    expect(info.__proto__).toEqual({ polluted: true });
+    expect(Object.getOwnPropertyDescriptor(info, '__proto__')?.value).toEqual({ polluted: true });
     expect(Object.getPrototypeOf(info)).toBeNull();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
