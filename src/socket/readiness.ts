@@ -1,5 +1,5 @@
 import { lstat } from 'node:fs/promises';
-import { type FileIdentity, probeSocket } from './stale.js';
+import { type FileIdentity, identityOfStats, probeSocket, sameIdentity } from './stale.js';
 
 /** How a {@link watchReadiness} loop probes. */
 export interface ReadinessOptions {
@@ -60,10 +60,10 @@ export function watchReadiness(options: ReadinessOptions): () => void {
 
 async function acceptsFreshSocket(options: ReadinessOptions): Promise<boolean> {
   try {
-    const stats = await lstat(options.kernelPath);
+    const stats = await lstat(options.kernelPath, { bigint: true });
     if (!stats.isSocket()) return false;
     const stale = options.staleIdentity;
-    if (stale !== undefined && stats.dev === stale.dev && stats.ino === stale.ino) return false;
+    if (stale !== undefined && sameIdentity(identityOfStats(stats), stale)) return false;
   } catch {
     return false;
   }

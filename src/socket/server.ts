@@ -19,7 +19,7 @@ import { lookupGroup } from './group.js';
 import type { SocketLogger } from './logger.js';
 import { type ResolvedAddress, resolveAddress, type SocketAddress } from './path.js';
 import { ServerConnection } from './server-connection.js';
-import { type FileIdentity, inspectSocketPath, isSameFile } from './stale.js';
+import { type FileIdentity, identityOfStats, inspectSocketPath, isSameFile, sameIdentity } from './stale.js';
 
 /** Options of {@link listenUnix} and {@link UnixServer}. */
 export interface ListenOptions {
@@ -409,8 +409,7 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
     const identity = this.#identity;
     if (identity === undefined) return;
     try {
-      const stats = lstatSync(this.path);
-      if (stats.dev === identity.dev && stats.ino === identity.ino) unlinkSync(this.path);
+      if (sameIdentity(identityOfStats(lstatSync(this.path, { bigint: true })), identity)) unlinkSync(this.path);
     } catch {
       // Already gone.
     }
@@ -470,8 +469,7 @@ function temporaryName(kernelPath: string): string | undefined {
 
 async function identityOf(kernelPath: string, display: string): Promise<FileIdentity> {
   try {
-    const stats = await lstat(kernelPath);
-    return { dev: stats.dev, ino: stats.ino };
+    return identityOfStats(await lstat(kernelPath, { bigint: true }));
   } catch (error) {
     throw new BindFailedError(display, 'lstat after bind', error as NodeJS.ErrnoException);
   }

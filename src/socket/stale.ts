@@ -1,3 +1,4 @@
+import type { BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import {
@@ -8,10 +9,25 @@ import {
   SocketPermissionDeniedError,
 } from './errors.js';
 
-/** Identity of a socket file: the inode this server (or a dead one) created. */
+/**
+ * Identity of a socket file: device, inode and birth time. The inode alone is not enough: filesystems reuse a
+ * freed inode number at once (ext4 does), so a server that unlinks the old socket and binds gets the same
+ * number back. The birth time (statx) tells the two apart; where the platform has none it reads as 0.
+ */
 export interface FileIdentity {
-  dev: number;
-  ino: number;
+  dev: bigint;
+  ino: bigint;
+  birth: bigint;
+}
+
+/** The identity of what `lstat` found. */
+export function identityOfStats(stats: { dev: bigint; ino: bigint; birthtimeNs: bigint }): FileIdentity {
+  return { dev: stats.dev, ino: stats.ino, birth: stats.birthtimeNs };
+}
+
+/** Whether two identities name the same file. */
+export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.birth === b.birth;
 }
 
 /** What {@link probeSocket} learnt about a socket path. */
@@ -85,10 +101,10 @@ export async function inspectSocketPath(
   display: string,
   probeTimeout: number,
 ): Promise<PathState> {
-  let stats: Awaited<ReturnType<typeof lstat>>;
+  let stats: BigIntStats;
   try {
     // lstat, never stat: a symlink must be reported as such, not followed to whatever it points at.
-    stats = await lstat(kernelPath);
+    stats = await lstat(kernelPath, { bigint: true });
   } catch (error) {
     const errno = error as NodeJS.ErrnoException;
     if (errno.code === 'ENOENT') return { kind: 'missing' };
@@ -102,7 +118,7 @@ export async function inspectSocketPath(
   }
   if (stats.isSymbolicLink()) throw new SocketPathIsSymlinkError(display);
   if (!stats.isSocket()) throw new SocketPathNotSocketError(display, describeMode(stats));
-  const identity = { dev: stats.dev, ino: stats.ino };
+  const identity = identityOfStats(stats);
   const probe = await probeSocket(kernelPath, probeTimeout);
   switch (probe.kind) {
     case 'live':
@@ -125,11 +141,10 @@ export async function inspectSocketPath(
   }
 }
 
-/** Whether `kernelPath` still is the socket file identified by `identity` (synchronous variant exists in exit.ts). */
-export async function isSameFile(kernelPath: string, identity: FileIdentity): Promise<boolean> {
+/** Whether `path` still is the socket file identified by `identity`. */
+export async function isSameFile(path: string, identity: FileIdentity): Promise<boolean> {
   try {
-    const stats = await lstat(kernelPath);
-    return stats.dev === identity.dev && stats.ino === identity.ino;
+    return sameIdentity(identityOfStats(await lstat(path, { bigint: true })), identity);
   } catch {
     return false;
   }

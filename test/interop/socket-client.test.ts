@@ -85,14 +85,18 @@ describe('connectUnix retry (the boot race)', () => {
       expect(info.delay).toBe(retryDelay(info.attempt, schedule));
     });
     // random 0.5 is the middle of the jitter band: exactly 50, 100, 200, … ms, capped at 1000.
-    expect(retries.slice(0, 3).map((r) => r.delay)).toEqual([50, 100, 200].slice(0, Math.min(3, retries.length)));
+    expect(retries.slice(0, 3).map((r) => r.delay)).toEqual(
+      [50, 100, 200].slice(0, Math.min(3, retries.length)),
+    );
   });
 
   it('after the deadline, one error with attempts, elapsed time and the .sock/.socket hint', async () => {
     const base = dir();
     const other = await listenUnix(`${base}/go-hello.sock`);
     servers.push(other);
-    const error = await connectUnix(`${base}/go-hello.socket`, { retry: { deadline: 400 } }).catch((e: unknown) => e);
+    const error = await connectUnix(`${base}/go-hello.socket`, { retry: { deadline: 400 } }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(SocketNotFoundError);
     const notFound = error as SocketNotFoundError;
     expect(notFound.attempts).toBeGreaterThan(1);

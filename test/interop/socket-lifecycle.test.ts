@@ -73,7 +73,12 @@ describe('cleanup when the owning process ends (child processes)', () => {
 // The tests run as root, and root bypasses file permission checks (CAP_DAC_OVERRIDE), so the permission
 // cases run their side in a child process as the unprivileged user nobody (uid/gid 65534) through setpriv.
 const root = process.getuid?.() === 0;
-const canDrop = !root || checkPeer('setpriv (util-linux), to run fixtures as an unprivileged user', commandSucceeds('setpriv', ['--version']));
+const canDrop =
+  !root ||
+  checkPeer(
+    'setpriv (util-linux), to run fixtures as an unprivileged user',
+    commandSucceeds('setpriv', ['--version']),
+  );
 const user = root ? 65534 : undefined;
 
 describe.skipIf(!canDrop)('permission denied (as an unprivileged user)', () => {

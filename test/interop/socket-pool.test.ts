@@ -6,10 +6,17 @@ import {
   PoolTimeoutError,
   ReadTimeoutError,
   type ServerConnection,
-  UnixSocketPool,
   type UnixServer,
+  UnixSocketPool,
 } from '../../src/socket/index.js';
-import { type Fixture, killFixture, removeDir, startFixture, tempSocketDir, until } from '../helpers/socket.js';
+import {
+  type Fixture,
+  killFixture,
+  removeDir,
+  startFixture,
+  tempSocketDir,
+  until,
+} from '../helpers/socket.js';
 
 const dirs: string[] = [];
 const fixtures: Fixture[] = [];
@@ -38,7 +45,10 @@ interface TestServer {
 }
 
 /** A server answering each newline-terminated request with `re:<request>\n` after `delay` ms. */
-async function requestServer(path: string, options: { delay?: number; greet?: string } = {}): Promise<TestServer> {
+async function requestServer(
+  path: string,
+  options: { delay?: number; greet?: string } = {},
+): Promise<TestServer> {
   const server = await listenUnix(path);
   servers.push(server);
   const state: TestServer = { server, accepts: 0, overlapped: false, connections: [] };
