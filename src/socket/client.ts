@@ -183,6 +183,10 @@ function classify(errno: string | undefined, resolved: ResolvedAddress): Connect
       }
       return 'Refused';
     }
+    case 'ECONNRESET':
+      // The connection sat in the backlog of a listener that then closed (its server died or is restarting):
+      // the same situation as a refused connect, not a broken established connection.
+      return 'Refused';
     case 'EAGAIN':
       return 'Busy';
     case 'ETIMEDOUT':

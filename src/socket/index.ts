@@ -45,7 +45,14 @@ export {
   UnsupportedPlatformError,
 } from './errors.js';
 export type { SocketLogger } from './logger.js';
-export { maxSocketPathBytes, type SocketAddress } from './path.js';
+export {
+  type AbstractSocketAddress,
+  maxSocketPathBytes,
+  type ResolvedAddress,
+  resolveAddress,
+  type SocketAddress,
+  type SocketPathAddress,
+} from './path.js';
 export {
   type BackoffOptions,
   backoffDelay,
@@ -56,8 +63,10 @@ export {
 export { PoolLease, type PoolOptions, UnixSocketPool } from './pool.js';
 export {
   type CloseResult,
+  type ListeningEvent,
   type ListenOptions,
   listenUnix,
+  type SocketLostEvent,
   UnixServer,
   type UnixServerEvents,
 } from './server.js';
@@ -70,9 +79,18 @@ export {
   SupervisorStoppedError,
 } from './supervisor-errors.js';
 export type {
+  ConflictEvent,
   ExitInfo,
+  GaveUpEvent,
+  LogEvent,
   PluginServerDefinition,
+  ProcessEvent,
+  ReadyEvent,
+  ReadyTimeoutEvent,
+  RestartScheduledEvent,
   SpawnContext,
+  StoppedEvent,
+  StoppingEvent,
   SupervisorEvents,
   SupervisorOptions,
   SupervisorState,

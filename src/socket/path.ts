@@ -8,7 +8,19 @@ import { InvalidSocketPathError, SocketPathTooLongError, UnsupportedPlatformErro
  * Abstract names have no file and no permission check: any process in the same network namespace can
  * connect to them.
  */
-export type SocketAddress = string | { path: string } | { abstract: string };
+export type SocketAddress = string | SocketPathAddress | AbstractSocketAddress;
+
+/** A filesystem socket path, as an object. */
+export interface SocketPathAddress {
+  /** The path (relative paths are resolved by the kernel against the current directory). */
+  path: string;
+}
+
+/** A Linux abstract socket name (no file, no permissions; Linux only). */
+export interface AbstractSocketAddress {
+  /** The name, without the leading NUL; shown in logs as `@name`. */
+  abstract: string;
+}
 
 /** A validated address: what to hand to the kernel, and how to name it in logs and errors. */
 export interface ResolvedAddress {
@@ -23,6 +35,8 @@ export interface ResolvedAddress {
 /**
  * Largest number of bytes of a socket path, without the terminating NUL: `sun_path` is 108 bytes on Linux
  * and 104 on macOS and the BSDs.
+ *
+ * @param platform - the platform to answer for; default the current one.
  */
 export function maxSocketPathBytes(platform: NodeJS.Platform = process.platform): number {
   return platform === 'linux' ? 107 : 103;

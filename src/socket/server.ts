@@ -66,20 +66,36 @@ export interface CloseResult {
   destroyed: number;
 }
 
+/** Payload of the `listening` event. */
+export interface ListeningEvent {
+  /** The absolute path, or `@name`. */
+  path: string;
+  /** Whether a stale socket file was replaced. */
+  staleReplaced: boolean;
+}
+
+/** Payload of the `socketLost` event. */
+export interface SocketLostEvent {
+  /** The socket path. */
+  path: string;
+  /** Whether the server binds again (`rebindOnLoss`). */
+  rebinding: boolean;
+}
+
 /** Events of {@link UnixServer}. */
 export interface UnixServerEvents {
   /** The socket is in place and accepting. */
-  listening: [{ path: string; staleReplaced: boolean }];
-  /** A stale socket file was replaced. */
-  staleSocketRemoved: [{ path: string }];
+  listening: [ListeningEvent];
+  /** A stale socket file was replaced (payload: the path). */
+  staleSocketRemoved: [string];
   /** A connection was accepted. */
   connection: [ServerConnection];
   /** A tracked connection ended. */
   connectionClosed: [ServerConnection];
-  /** A connection beyond `maxConnections` was closed at once. */
-  connectionRejected: [{ connections: number }];
+  /** A connection beyond `maxConnections` was closed at once (payload: the open connections). */
+  connectionRejected: [number];
   /** The socket file disappeared or was replaced while serving (`watchPath`). */
-  socketLost: [{ path: string; rebinding: boolean }];
+  socketLost: [SocketLostEvent];
   /** A background failure (e.g. rebinding after a loss); never thrown. */
   error: [Error];
 }
@@ -105,7 +121,7 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
   /**
    * @param address - where to listen.
    * @param options - see {@link ListenOptions}.
-   * @throws the address errors of {@link resolveAddress} (synchronously).
+   * @throws the address errors of `resolveAddress` (synchronously).
    */
   constructor(address: SocketAddress, options: ListenOptions = {}) {
     super();
@@ -159,7 +175,7 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
       );
     }
     this.#listening = true;
-    if (this.#staleReplaced) this.emit('staleSocketRemoved', { path: this.path });
+    if (this.#staleReplaced) this.emit('staleSocketRemoved', this.path);
     this.emit('listening', { path: this.path, staleReplaced: this.#staleReplaced });
     return this;
   }
@@ -293,7 +309,7 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
     const max = this.#options.maxConnections;
     if (this.#closing || (max !== undefined && this.#connections.size >= max)) {
       socket.destroy();
-      this.emit('connectionRejected', { connections: this.#connections.size });
+      this.emit('connectionRejected', this.#connections.size);
       return;
     }
     const connection = new ServerConnection(socket);
@@ -409,7 +425,8 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
     const identity = this.#identity;
     if (identity === undefined) return;
     try {
-      if (sameIdentity(identityOfStats(lstatSync(this.path, { bigint: true })), identity)) unlinkSync(this.path);
+      if (sameIdentity(identityOfStats(lstatSync(this.path, { bigint: true })), identity))
+        unlinkSync(this.path);
     } catch {
       // Already gone.
     }

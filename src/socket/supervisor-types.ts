@@ -108,49 +108,132 @@ export interface SupervisorOptions {
   onExit?: (info: ExitInfo & { ready: boolean }) => 'restart' | 'stop' | 'default' | undefined;
 }
 
+/** Payload of `started` and `restart`: one process of a server. */
+export interface ProcessEvent {
+  /** The server name. */
+  name: string;
+  /** The process id. */
+  pid: number;
+  /** Which spawn it is (1-based). */
+  generation: number;
+}
+
+/** Payload of `log`: one output line of the server. */
+export interface LogEvent extends ProcessEvent {
+  /** Which pipe the line came from (the relative order of the two streams is not preserved). */
+  stream: 'stdout' | 'stderr';
+  /** The line, without its newline and a trailing `\r`, decoded as UTF-8 with replacement. */
+  line: string;
+  /** `true` for the second and later pieces of a line longer than `maxLineBytes`. */
+  continued: boolean;
+}
+
+/** Payload of `ready`. */
+export interface ReadyEvent {
+  /** The server name. */
+  name: string;
+  /** The process id; `undefined` for an externally managed server. */
+  pid: number | undefined;
+  /** Which spawn it is (0 for an externally managed server). */
+  generation: number;
+  /** Time from spawn (or from `start()`, for an external server) to the first accepted probe, ms. */
+  ms: number;
+}
+
+/** Payload of `readyTimeout`. */
+export interface ReadyTimeoutEvent {
+  /** The server name. */
+  name: string;
+  /** The process id; `undefined` for an externally managed server. */
+  pid: number | undefined;
+  /** Which spawn it is (0 for an externally managed server). */
+  generation: number;
+  /** The `readyTimeout` that passed, ms. */
+  timeout: number;
+}
+
+/** Payload of `restartScheduled`. */
+export interface RestartScheduledEvent {
+  /** The server name. */
+  name: string;
+  /** The generation that just exited. */
+  generation: number;
+  /** Time until the next spawn, ms. */
+  delay: number;
+  /** How many restarts have been scheduled so far, this one included. */
+  attempt: number;
+}
+
+/** Payload of `conflict`. */
+export interface ConflictEvent {
+  /** The server name. */
+  name: string;
+  /** The socket path. */
+  path: string;
+  /** What the inspection of the path found (e.g. `SocketInUseError`). */
+  error: Error;
+}
+
+/** Payload of `gave-up`. */
+export interface GaveUpEvent {
+  /** The server name. */
+  name: string;
+  /** Why: `exit-code`, `max-restarts`, `conflict`, `vetoed`, `on-exit`. */
+  reason: string;
+  /** The last exit status, if any. */
+  code: number | null;
+  /** The signal that ended the last process, if any. */
+  signal: NodeJS.Signals | null;
+  /** Restarts scheduled before giving up. */
+  restarts: number;
+}
+
+/** Payload of `stopping`. */
+export interface StoppingEvent {
+  /** The server name. */
+  name: string;
+  /** The process being stopped, if one runs. */
+  pid: number | undefined;
+}
+
+/** Payload of `stopped`. */
+export interface StoppedEvent {
+  /** The server name. */
+  name: string;
+  /** The last process id, if a process was ever spawned. */
+  pid: number | undefined;
+  /** Its exit status (`null` when killed by a signal, or not waited for under `kong-exact`). */
+  code: number | null;
+  /** The signal that ended it, if any. */
+  signal: NodeJS.Signals | null;
+  /** Whether SIGKILL was needed. */
+  forced: boolean;
+}
+
 /** Events of {@link PluginServerSupervisor}: every payload carries `name`, and `pid`/`generation` where a process exists. */
 export interface SupervisorEvents {
   /** A process was spawned. */
-  started: [{ name: string; pid: number; generation: number }];
+  started: [ProcessEvent];
   /** One output line. */
-  log: [
-    {
-      name: string;
-      pid: number;
-      generation: number;
-      stream: 'stdout' | 'stderr';
-      line: string;
-      continued: boolean;
-    },
-  ];
-  /** The socket accepts connections (`ms` after spawn). `pid` is undefined for external servers. */
-  ready: [{ name: string; pid: number | undefined; generation: number; ms: number }];
+  log: [LogEvent];
+  /** The socket accepts connections. */
+  ready: [ReadyEvent];
   /** The socket did not accept within `readyTimeout`. */
-  readyTimeout: [{ name: string; pid: number | undefined; generation: number; timeout: number }];
+  readyTimeout: [ReadyTimeoutEvent];
   /** The process ended. */
   exited: [ExitInfo];
-  /** A respawn is scheduled in `delay` ms. */
-  restartScheduled: [{ name: string; generation: number; delay: number; attempt: number }];
+  /** A respawn is scheduled. */
+  restartScheduled: [RestartScheduledEvent];
   /** A new generation became ready after an earlier one: drop pooled connections and instance ids. */
-  restart: [{ name: string; pid: number; generation: number }];
+  restart: [ProcessEvent];
   /** A live server that is not ours already owns the socket. */
-  conflict: [{ name: string; path: string; error: Error }];
+  conflict: [ConflictEvent];
   /** The server will not be respawned. */
-  'gave-up': [
-    { name: string; reason: string; code: number | null; signal: NodeJS.Signals | null; restarts: number },
-  ];
+  'gave-up': [GaveUpEvent];
   /** `stop()` began. */
-  stopping: [{ name: string; pid: number | undefined }];
-  /** `stop()` finished; `forced` when SIGKILL was needed. */
-  stopped: [
-    {
-      name: string;
-      pid: number | undefined;
-      code: number | null;
-      signal: NodeJS.Signals | null;
-      forced: boolean;
-    },
-  ];
+  stopping: [StoppingEvent];
+  /** `stop()` finished (or the server ended cleanly with `restartOnCleanExit: false`). */
+  stopped: [StoppedEvent];
   /** A failure outside any call (e.g. the argv form's program is missing); logged when nobody listens. */
   error: [Error];
 }
