@@ -1,0 +1,75 @@
+/**
+ * Restart policies of the plugin-server supervisor (socket spec §4.6) as pure functions, so their timing is
+ * testable without processes.
+ */
+
+/** How the supervisor restarts a server. See {@link SupervisorOptions.policy}. */
+export type RestartPolicy = 'kong-exact' | 'kong' | 'backoff';
+
+/** Kong version profiles, the same names as the kong-conf module uses. */
+export type KongProfile = '2.3' | '2.4-2.8' | '3.0-3.8' | '3.9' | '3.10';
+
+/**
+ * Maps a Kong version string (`'3.9'`, `'2.8.1'`, `'3.4.2.0'`) to its profile. Unknown or newer versions map to
+ * the newest profile. (Duplicated from kong-conf on purpose: the modules do not import each other.)
+ */
+export function kongProfile(version: string): KongProfile {
+  const match = /^(\d+)\.(\d+)/.exec(version.trim());
+  if (match === null) return '3.10';
+  const major = Number(match[1]);
+  const minor = Number(match[2]);
+  if (major < 2 || (major === 2 && minor <= 3)) return '2.3';
+  if (major === 2) return '2.4-2.8';
+  if (major === 3 && minor <= 8) return '3.0-3.8';
+  if (major === 3 && minor === 9) return '3.9';
+  return '3.10';
+}
+
+/** Backoff parameters of the `backoff` policy. */
+export interface BackoffOptions {
+  /** Delay after the first quick failure, ms. Default 1000. */
+  initialDelay?: number;
+  /** Growth per consecutive quick failure. Default 2. */
+  factor?: number;
+  /** Cap, ms. Default 30000. */
+  maxDelay?: number;
+  /** A run at least this long (or one that reached `ready`) resets the failure count, ms. Default 10000. */
+  resetAfter?: number;
+  /** Give up after this many restarts within `restartWindow`. Default unlimited. */
+  maxRestarts?: number;
+  /** Window for `maxRestarts`, ms. Default 60000. */
+  restartWindow?: number;
+}
+
+/**
+ * The `backoff` delay after `failures` consecutive quick failures (1-based):
+ * `min(maxDelay, initialDelay × factor^(failures−1))`.
+ */
+export function backoffDelay(failures: number, options: BackoffOptions = {}): number {
+  const initial = options.initialDelay ?? 1000;
+  const factor = options.factor ?? 2;
+  const max = options.maxDelay ?? 30_000;
+  return Math.min(max, initial * factor ** Math.max(0, failures - 1));
+}
+
+/** The argv of `/bin/sh` for a start command: Kong's `exec <cmd>` (`ngx.pipe.spawn("exec " .. cmd)`). */
+export function shellArgs(startCmd: string, policy: RestartPolicy, profile: KongProfile): string[] {
+  // Kong 2.3 spawned the command as written; `exec` came with 2.4 (Kong/kong: kong/runloop/plugin_servers/process.lua).
+  if (policy === 'kong-exact' && profile === '2.3') return ['-c', startCmd];
+  return ['-c', `exec ${startCmd}`];
+}
+
+/** Default exit statuses after which the server is not respawned. */
+export function defaultStopOnExitCodes(policy: RestartPolicy): number[] {
+  // Kong keeps respawning a missing command once per second; the other policies stop on "command not found".
+  return policy === 'kong-exact' ? [] : [127];
+}
+
+/**
+ * For a start command that begins with variable assignments (`FOO=1 srv`), `exec FOO=1 srv` makes the shell
+ * look for a command named `FOO=1` and exit 127. Returns the `env` form to suggest, or `undefined`.
+ */
+export function assignmentHint(startCmd: string): string | undefined {
+  if (!/^\s*[A-Za-z_][A-Za-z0-9_]*=/.test(startCmd)) return undefined;
+  return `the start command begins with a variable assignment, which "exec" treats as a command name; use "env ${startCmd.trim()}"`;
+}

@@ -1,0 +1,605 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { unlink } from 'node:fs/promises';
+import { addExitHook, addSignalCleanup } from './exit.js';
+import { LineSplitter } from './output.js';
+import { resolveAddress } from './path.js';
+import {
+  assignmentHint,
+  type BackoffOptions,
+  backoffDelay,
+  defaultStopOnExitCodes,
+  type KongProfile,
+  kongProfile,
+  type RestartPolicy,
+  shellArgs,
+} from './policy.js';
+import { groupAlive, signalGroup } from './process-group.js';
+import { watchReadiness } from './readiness.js';
+import { registerSupervisedSocket } from './registry.js';
+import { type FileIdentity, inspectSocketPath, probeSocket } from './stale.js';
+import {
+  SupervisorConflictError,
+  SupervisorGaveUpError,
+  SupervisorReadyTimeoutError,
+  SupervisorStoppedError,
+} from './supervisor-errors.js';
+import type {
+  ExitInfo,
+  PluginServerDefinition,
+  SupervisorEvents,
+  SupervisorOptions,
+  SupervisorState,
+} from './supervisor-types.js';
+
+interface Current {
+  child: ChildProcess;
+  pid: number;
+  generation: number;
+  spawnedAt: number;
+  exited: Promise<ExitInfo>;
+  done: boolean;
+  ready: boolean;
+}
+
+const supervisors = new Set<PluginServerSupervisor>();
+
+/**
+ * Runs, watches, restarts and stops one external plugin server the way Kong does (`Kong/kong:
+ * kong/runloop/plugin_servers/process.lua`), plus what Kong lacks: process groups, readiness on the socket,
+ * bounded stop with SIGKILL escalation, backoff, events. The input is one server as resolved by kong-conf's
+ * `resolvePluginServers`, or a plain `{ name, socket, startCmd }` (or `argv`, which runs without a shell).
+ *
+ * @example
+ * ```ts
+ * const sup = new PluginServerSupervisor(
+ *   { name: 'js', socket: '/usr/local/kong/js.sock', startCmd: 'kong-js-pluginserver -d /plugins' },
+ *   { logger: { info: console.log, error: console.error } },
+ * );
+ * sup.on('restart', () => pool.dropIdle());
+ * await sup.start();   // resolves when the socket accepts
+ * await sup.stop();
+ * ```
+ */
+export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
+  /** The server this supervisor runs. */
+  readonly definition: PluginServerDefinition;
+  readonly #options: SupervisorOptions;
+  readonly #policy: RestartPolicy;
+  readonly #profile: KongProfile;
+  readonly #kernelPath: string;
+  readonly #useGroup: boolean;
+  #state: SupervisorState = 'idle';
+  #generation = 0;
+  #restarts = 0;
+  #current: Current | undefined;
+  #lastPid: number | undefined;
+  #everReady = false;
+  #startPromise: Promise<void> | undefined;
+  #settleStart: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  #stopPromise: Promise<void> | undefined;
+  #stopping = false;
+  #loop: Promise<void> | undefined;
+  #cancelSleep: (() => void) | undefined;
+  #cancelReadiness: (() => void) | undefined;
+  #cleanups: Array<() => void> = [];
+
+  /**
+   * @param definition - the server: `name`, `socket`, and `startCmd` (shell) or `argv` (no shell); neither
+   *   means externally managed.
+   * @param options - see {@link SupervisorOptions}.
+   * @throws the address errors of the socket path.
+   */
+  constructor(definition: PluginServerDefinition, options: SupervisorOptions = {}) {
+    super();
+    this.definition = definition;
+    this.#options = options;
+    this.#policy = options.policy ?? 'kong';
+    this.#profile = kongProfile(options.kongVersion ?? '3.9');
+    this.#kernelPath = resolveAddress(definition.socket).kernelPath;
+    // Kong signals the pid only; the other policies give each server its own group (no orphans).
+    this.#useGroup = this.#policy !== 'kong-exact';
+  }
+
+  /** Current state. */
+  get state(): SupervisorState {
+    return this.#state;
+  }
+
+  /** Pid of the running server, if any. */
+  get pid(): number | undefined {
+    return this.#current?.done === false ? this.#current.pid : undefined;
+  }
+
+  /** Number of spawns so far (1 for the first process). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Starts supervising. Resolves when the socket first accepts connections (or right after the first spawn
+   * with `awaitReady: false`). Calling it again returns the same promise.
+   *
+   * @throws {@link SupervisorConflictError} when a live foreign server owns the socket;
+   *   {@link SupervisorGaveUpError} when the server is given up before it was ready (e.g. exit 127);
+   *   {@link SupervisorReadyTimeoutError} after `readyTimeout` (the process keeps running: call `stop()`);
+   *   {@link SupervisorStoppedError} when `stop()` is called first.
+   */
+  start(): Promise<void> {
+    if (this.#startPromise) return this.#startPromise;
+    this.#startPromise = new Promise<void>((resolve, reject) => {
+      this.#settleStart = { resolve, reject };
+    });
+    supervisors.add(this);
+    this.#cleanups.push(
+      registerSupervisedSocket(resolveAddress(this.definition.socket).display, () => this.#hint()),
+    );
+    if (this.#options.killOnExit !== false) this.#cleanups.push(addExitHook(() => this.#killSync()));
+    if (this.#command() === undefined) {
+      this.#state = 'external';
+      this.#notice(
+        `[pluginserver] start_command undefined for pluginserver ${this.definition.name}; assuming external process management`,
+      );
+      this.#watchExternal();
+    } else {
+      this.#loop = this.#run();
+    }
+    return this.#startPromise;
+  }
+
+  /**
+   * Stops the server: no more respawns, `stopSignal` to its process group, SIGKILL after `timeout` ms
+   * (default `stopTimeout`, 5000), then removes a socket file the dead server left behind. Under
+   * `kong-exact` it sends one SIGTERM and does not wait, like Kong. Idempotent. Never rejects.
+   */
+  stop(options: { timeout?: number } = {}): Promise<void> {
+    this.#stopPromise ??= this.#stop(options.timeout ?? this.#options.stopTimeout ?? 5000);
+    return this.#stopPromise;
+  }
+
+  #command(): { file: string; args: string[]; display: string } | undefined {
+    const { argv, startCmd } = this.definition;
+    if (argv !== undefined && argv.length > 0) {
+      const [file, ...args] = argv as [string, ...string[]];
+      return { file, args, display: argv.join(' ') };
+    }
+    if (startCmd === undefined || startCmd.trim() === '') return undefined;
+    return { file: '/bin/sh', args: shellArgs(startCmd, this.#policy, this.#profile), display: startCmd };
+  }
+
+  async #run(): Promise<void> {
+    let nextSpawnAt = 0;
+    let failures = 0;
+    const restartTimes: number[] = [];
+    const interval = this.#options.respawnInterval ?? 1000;
+    while (!this.#stopping) {
+      const wait = nextSpawnAt - performance.now();
+      if (wait > 0) await this.#sleep(wait);
+      if (this.#stopping) break;
+      let staleIdentity: FileIdentity | undefined;
+      try {
+        const found = await inspectSocketPath(
+          this.#kernelPath,
+          this.definition.socket,
+          this.#options.probeTimeout ?? 500,
+        );
+        staleIdentity = found.kind === 'stale' ? found.identity : undefined;
+      } catch (error) {
+        if (this.#options.onConflict !== 'spawn') {
+          this.emit('conflict', {
+            name: this.definition.name,
+            path: this.definition.socket,
+            error: error as Error,
+          });
+          this.#giveUp(
+            'conflict',
+            null,
+            null,
+            new SupervisorConflictError(this.definition.name, this.definition.socket, error),
+          );
+          return;
+        }
+      }
+      if (this.#stopping) break;
+      const context = {
+        name: this.definition.name,
+        generation: this.#generation + 1,
+        env: { ...process.env, ...this.#options.env },
+        cwd: this.#options.cwd,
+      };
+      if ((await this.#options.beforeSpawn?.(context)) === false) {
+        this.#giveUp('vetoed', null, null);
+        return;
+      }
+      if (this.#stopping) break;
+      const current = this.#spawn(context.env, context.cwd, staleIdentity);
+      nextSpawnAt = current.spawnedAt + interval;
+      const exit = await current.exited;
+      this.#cancelReadiness?.();
+      if (this.#stopping) break;
+      const decision = this.#decide(exit, current);
+      if (decision !== 'restart') {
+        if (decision === 'clean-exit') {
+          this.#finishStopped(exit, false);
+          return;
+        }
+        this.#giveUp(decision, exit.code, exit.signal);
+        return;
+      }
+      let delay = Math.max(0, nextSpawnAt - performance.now());
+      if (this.#policy === 'backoff') {
+        const backoff = this.#options.backoff ?? {};
+        if (current.ready || exit.uptime >= (backoff.resetAfter ?? 10_000)) failures = 0;
+        failures++;
+        delay = Math.max(delay, backoffDelay(failures, backoff));
+        if (this.#exceedsMaxRestarts(restartTimes, backoff)) {
+          this.#giveUp('max-restarts', exit.code, exit.signal);
+          return;
+        }
+      }
+      this.#restarts++;
+      this.#state = 'backoff';
+      this.emit('restartScheduled', {
+        name: this.definition.name,
+        generation: this.#generation,
+        delay,
+        attempt: this.#restarts,
+      });
+      nextSpawnAt = performance.now() + delay;
+    }
+  }
+
+  #exceedsMaxRestarts(restartTimes: number[], backoff: BackoffOptions): boolean {
+    if (backoff.maxRestarts === undefined) return false;
+    const now = performance.now();
+    const window = backoff.restartWindow ?? 60_000;
+    while (restartTimes.length > 0 && now - (restartTimes[0] ?? 0) > window) restartTimes.shift();
+    restartTimes.push(now);
+    return restartTimes.length > backoff.maxRestarts;
+  }
+
+  #decide(exit: ExitInfo, current: Current): 'restart' | 'clean-exit' | string {
+    const hook = this.#options.onExit?.({ ...exit, name: this.definition.name, ready: current.ready });
+    if (hook === 'stop') return 'on-exit';
+    if (hook === 'restart') return 'restart';
+    const stopCodes = this.#options.stopOnExitCodes ?? defaultStopOnExitCodes(this.#policy);
+    if (exit.code !== null && stopCodes.includes(exit.code)) return 'exit-code';
+    if (exit.code === 0 && this.#options.restartOnCleanExit === false) return 'clean-exit';
+    return 'restart';
+  }
+
+  #spawn(env: NodeJS.ProcessEnv, cwd: string | undefined, staleIdentity: FileIdentity | undefined): Current {
+    const command = this.#command()!;
+    const { name } = this.definition;
+    this.#notice(`[pluginserver] starting pluginserver process for ${name}`);
+    // stdin is a pipe nobody writes: when the supervisor dies (even by SIGKILL) the server sees EOF.
+    const child = spawn(command.file, command.args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: this.#useGroup,
+      env,
+      ...(cwd === undefined ? {} : { cwd }),
+    });
+    this.#generation++;
+    const generation = this.#generation;
+    const pid = child.pid ?? -1;
+    const spawnedAt = performance.now();
+    const current: Current = {
+      child,
+      pid,
+      generation,
+      spawnedAt,
+      exited: undefined as never,
+      done: false,
+      ready: false,
+    };
+    current.exited = this.#watchExit(current, command.display);
+    this.#current = current;
+    this.#lastPid = pid;
+    this.#state = 'starting';
+    if (child.pid !== undefined) {
+      this.#notice(
+        this.#profile === '3.9' || this.#profile === '3.10'
+          ? `[pluginserver] started, pid ${pid}`
+          : `Starting ${name}`,
+      );
+      this.emit('started', { name, pid, generation });
+      this.#cancelReadiness = watchReadiness({
+        kernelPath: this.#kernelPath,
+        staleIdentity,
+        interval: this.#options.readyProbeInterval ?? 100,
+        slowInterval: 1000,
+        timeout: this.#options.readyTimeout ?? 10_000,
+        probeTimeout: this.#options.probeTimeout ?? 500,
+        onReady: (ms) => this.#onReady(current, ms),
+        onTimeout: () => this.#onReadyTimeout(current),
+      });
+      if (this.#options.awaitReady === false) this.#settleStart?.resolve();
+    }
+    return current;
+  }
+
+  #watchExit(current: Current, display: string): Promise<ExitInfo> {
+    const { child } = current;
+    const { name } = this.definition;
+    const maxLineBytes = this.#options.maxLineBytes ?? 65_536;
+    const streams = [
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
+    ] as const;
+    const splitters = streams.map(([stream, readable]) => {
+      const splitter = new LineSplitter(maxLineBytes, (line, continued) => {
+        this.#options.logger?.info?.(`[${name}:${current.pid}] ${line}`);
+        this.emit('log', { name, pid: current.pid, generation: current.generation, stream, line, continued });
+      });
+      // Always drain: a full pipe would block the server even when nobody listens to `log`.
+      readable?.on('data', (chunk: Buffer) => splitter.push(chunk));
+      return splitter;
+    });
+    child.stdin?.on('error', () => {});
+    return new Promise<ExitInfo>((resolve) => {
+      let settled = false;
+      const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void => {
+        if (settled) return;
+        settled = true;
+        current.done = true;
+        const uptime = performance.now() - current.spawnedAt;
+        // Wait (bounded) for EOF on the pipes so the last lines are logged; a surviving grandchild may hold them.
+        const closed = streams.map(
+          ([, readable]) =>
+            new Promise<void>((done) => {
+              if (!readable || readable.readableEnded || readable.destroyed) return done();
+              const timer = setTimeout(() => {
+                readable.destroy();
+                done();
+              }, 1000);
+              readable.once('close', () => {
+                clearTimeout(timer);
+                done();
+              });
+            }),
+        );
+        void Promise.all(closed).then(() => {
+          for (const splitter of splitters) splitter.end();
+          child.stdin?.destroy();
+          if (spawnError) this.#emitError(spawnError);
+          this.#logExit(code, signal, display);
+          const info: ExitInfo = {
+            name,
+            pid: current.pid,
+            generation: current.generation,
+            code,
+            signal,
+            uptime,
+          };
+          this.emit('exited', info);
+          resolve(info);
+        });
+      };
+      child.once('exit', (code, signal) => finish(code, signal));
+      // Spawn failure (argv form: no such file): there is no process; treat it like the shell's 127.
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        if (child.pid === undefined) finish(error.code === 'ENOENT' ? 127 : 126, null, error);
+      });
+    });
+  }
+
+  #logExit(code: number | null, signal: NodeJS.Signals | null, display: string): void {
+    const { name } = this.definition;
+    if (code === 127) {
+      this.#options.logger?.error?.(
+        `[pluginserver] external pluginserver "${name}" start command "${display}" exited with "command not found"`,
+      );
+      const hint =
+        this.definition.startCmd === undefined ? undefined : assignmentHint(this.definition.startCmd);
+      if (hint !== undefined) this.#options.logger?.error?.(`[pluginserver] ${name}: ${hint}`);
+      return;
+    }
+    const reason = signal === null ? `exit ${code}` : `signal ${signal}`;
+    this.#notice(`external pluginserver '${name}' terminated: ${reason}`);
+  }
+
+  #onReady(current: Current, ms: number): void {
+    if (current.done || this.#stopping) return;
+    current.ready = true;
+    this.#state = 'running';
+    const { name } = this.definition;
+    this.emit('ready', { name, pid: current.pid, generation: current.generation, ms });
+    if (this.#everReady) this.emit('restart', { name, pid: current.pid, generation: current.generation });
+    this.#everReady = true;
+    this.#settleStart?.resolve();
+  }
+
+  #onReadyTimeout(current: Current): void {
+    if (current.done || this.#stopping) return;
+    const { name } = this.definition;
+    const timeout = this.#options.readyTimeout ?? 10_000;
+    this.#options.logger?.warn?.(
+      `[pluginserver] '${name}' does not accept connections on ${this.definition.socket} after ${timeout} ms`,
+    );
+    this.emit('readyTimeout', { name, pid: current.pid, generation: current.generation, timeout });
+    if (!this.#everReady)
+      this.#settleStart?.reject(new SupervisorReadyTimeoutError(name, this.definition.socket, timeout));
+    if (this.#options.killOnReadyTimeout) signalGroup(current.pid, 'SIGKILL', this.#useGroup);
+  }
+
+  #watchExternal(): void {
+    const { name } = this.definition;
+    const timeout = this.#options.readyTimeout ?? 10_000;
+    this.#cancelReadiness = watchReadiness({
+      kernelPath: this.#kernelPath,
+      staleIdentity: undefined,
+      interval: this.#options.readyProbeInterval ?? 100,
+      slowInterval: 1000,
+      timeout,
+      probeTimeout: this.#options.probeTimeout ?? 500,
+      onReady: (ms) => {
+        this.#everReady = true;
+        this.emit('ready', { name, pid: undefined, generation: 0, ms });
+        this.#settleStart?.resolve();
+      },
+      onTimeout: () => {
+        this.emit('readyTimeout', { name, pid: undefined, generation: 0, timeout });
+        this.#settleStart?.reject(new SupervisorReadyTimeoutError(name, this.definition.socket, timeout));
+      },
+    });
+  }
+
+  #giveUp(reason: string, code: number | null, signal: NodeJS.Signals | null, error?: Error): void {
+    const { name } = this.definition;
+    this.#state = 'failed';
+    this.#options.logger?.error?.(`[pluginserver] exiting: pluginserver '${name}' not respawned.`);
+    this.emit('gave-up', { name, reason, code, signal, restarts: this.#restarts });
+    this.#settleStart?.reject(
+      error ?? new SupervisorGaveUpError(name, reason, code, `last exit ${signal ?? code}`),
+    );
+    this.#release();
+  }
+
+  #finishStopped(exit: Pick<ExitInfo, 'code' | 'signal'>, forced: boolean): void {
+    const { name } = this.definition;
+    this.#state = 'stopped';
+    const pid = this.#lastPid;
+    if (pid !== undefined)
+      this.#notice(`[pluginserver] successfully stopped pluginserver '${name}', pid ${pid}`);
+    this.emit('stopped', { name, pid, code: exit.code, signal: exit.signal, forced });
+    this.#settleStart?.reject(new SupervisorStoppedError(name));
+    this.#release();
+  }
+
+  #release(): void {
+    for (const cleanup of this.#cleanups.splice(0)) cleanup();
+    supervisors.delete(this);
+    // After settling, a start() nobody awaits any more must not turn into an unhandled rejection.
+    this.#startPromise?.catch(() => {});
+    this.#settleStart = undefined;
+  }
+
+  async #stop(timeout: number): Promise<void> {
+    const wasState = this.#state;
+    this.#stopping = true;
+    this.#cancelSleep?.();
+    this.#cancelReadiness?.();
+    if (wasState === 'idle' || wasState === 'stopped' || wasState === 'failed') {
+      if (wasState === 'idle') this.#state = 'stopped';
+      this.#release();
+      return;
+    }
+    this.#state = 'stopping';
+    const { name } = this.definition;
+    const current = this.#current;
+    this.emit('stopping', { name, pid: current?.done === false ? current.pid : undefined });
+    if (wasState === 'external' || current === undefined || current.done) {
+      await this.#loop;
+      this.#finishStopped({ code: null, signal: null }, false);
+      return;
+    }
+    if (this.#policy === 'kong-exact') {
+      // Kong: one SIGTERM to the pid (none before 3.0, which had no graceful shutdown), no wait, no escalation.
+      if (this.#profile !== '2.3' && this.#profile !== '2.4-2.8') signalGroup(current.pid, 'SIGTERM', false);
+      this.#finishStopped({ code: null, signal: null }, false);
+      return;
+    }
+    const deadline = performance.now() + timeout;
+    signalGroup(current.pid, this.#options.stopSignal ?? 'SIGTERM', true);
+    let exit = await withTimeout(current.exited, timeout);
+    let forced = false;
+    if (exit === undefined) {
+      forced = true;
+      signalGroup(current.pid, 'SIGKILL', true);
+      exit = await current.exited;
+    }
+    // Group members that outlived the leader (they ignored the signal): wait out the rest, then SIGKILL.
+    // The pgid stays reserved while any member lives, so signalling it cannot hit a recycled pid.
+    if (!(await waitGroupGone(current.pid, Math.max(0, deadline - performance.now())))) {
+      forced = true;
+      signalGroup(current.pid, 'SIGKILL', true);
+      await waitGroupGone(current.pid, 2000);
+    }
+    await this.#loop;
+    await this.#removeDeadSocket();
+    this.#finishStopped(exit, forced);
+  }
+
+  /** §4.7 step 5: a socket file left by the dead server (it refuses connections) is removed. */
+  async #removeDeadSocket(): Promise<void> {
+    try {
+      const found = await inspectSocketPath(
+        this.#kernelPath,
+        this.definition.socket,
+        this.#options.probeTimeout ?? 500,
+      );
+      if (found.kind === 'stale' && (await probeSocket(this.#kernelPath, 500)).kind === 'stale') {
+        await unlink(this.#kernelPath);
+      }
+    } catch {
+      // Live, not a socket, or gone: not ours to remove.
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#cancelSleep = done;
+    });
+  }
+
+  #killSync(): void {
+    const current = this.#current;
+    if (current !== undefined && !current.done) signalGroup(current.pid, 'SIGKILL', this.#useGroup);
+  }
+
+  #hint(): string {
+    return `a supervised pluginserver '${this.definition.name}' for this path is ${this.#state}`;
+  }
+
+  #notice(message: string): void {
+    const logger = this.#options.logger;
+    (logger?.notice ?? logger?.info)?.call(logger, message);
+  }
+
+  #emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.#options.logger?.error?.(`[pluginserver] ${this.definition.name}: ${error.message}`);
+  }
+}
+
+/** Stops every supervisor of this process, in parallel. Never rejects. */
+export async function stopAll(options: { timeout?: number } = {}): Promise<void> {
+  await Promise.all([...supervisors].map((supervisor) => supervisor.stop(options)));
+}
+
+/**
+ * Process groups keep the terminal's Ctrl-C away from the servers, so the owner must stop them on its own
+ * SIGINT/SIGTERM: this installs handlers that run {@link stopAll} and then re-raise the signal.
+ *
+ * @returns a function that removes the handlers.
+ */
+export function installSignalHandlers(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): () => void {
+  const removers = signals.map((signal) => addSignalCleanup(signal, () => stopAll()));
+  return () => {
+    for (const remove of removers) remove();
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    void promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+}
+
+async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
+  const until = performance.now() + ms;
+  for (;;) {
+    if (!groupAlive(pgid)) return true;
+    if (performance.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
