@@ -192,6 +192,35 @@ describe('servePlugin as a process', () => {
     expect(result.stderr).toContain(`${MAX_SOCKET_PATH_BYTES}-byte sun_path limit`);
   });
 
+  it('stops and removes its socket when the host process goes away (ppid poll)', async () => {
+    // A stand-in host that starts the plugin, reports its handshake, and exits without killing it.
+    const host = [
+      "const { spawn } = require('node:child_process');",
+      `const child = spawn(process.execPath, ${JSON.stringify(TS_KV_ARGV.slice(1))}, { stdio: ['ignore', 'pipe', 'ignore'] });`,
+      "child.stdout.once('data', (d) => { process.stdout.write(JSON.stringify({ pid: child.pid, line: String(d).split('\\n')[0] }) + '\\n'); process.exit(0); });",
+    ].join('\n');
+    const result = await run([process.execPath, '-e', host], baseEnv());
+    const { pid, line } = JSON.parse(result.stdout) as { pid: number; line: string };
+    const address = parseHandshake(line).address;
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      // No event to subscribe to for a process that is not our child: poll, bounded.
+      const deadline = performance.now() + 10_000;
+      while (alive() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(alive()).toBe(false);
+      expect(() => statSync(address)).toThrow();
+    } finally {
+      if (alive()) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it('exits 1 when PLUGIN_CLIENT_CERT is not a certificate', async () => {
     const result = await run(TS_KV_ARGV, { ...baseEnv(), PLUGIN_CLIENT_CERT: 'not a pem' });
     expect([result.code, result.stdout]).toEqual([1, '']);

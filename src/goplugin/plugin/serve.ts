@@ -246,7 +246,10 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     removeHandlers();
     process.exit(128 + (signal === 'SIGHUP' ? 1 : 15));
   };
+  // Whatever ends the process (user code calling process.exit, an empty event loop), the socket goes with it.
+  const onExit = () => listener?.unlink();
   const removeHandlers = () => {
+    process.removeListener('exit', onExit);
     process.removeListener('SIGINT', ignoreSigint);
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGHUP', onSignal);
@@ -302,6 +305,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   }
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  process.on('exit', onExit);
   logger.debug('plugin address', { address: listener.address, network: listener.network });
 
   // 10. The handshake: first bytes on stdout, synchronously, then stdio capture.
