@@ -69,6 +69,28 @@ export interface ServePluginOptions {
    * Default `true`. With `false` start failures reject and shutdown only resolves {@link ServedPlugin.closed}.
    */
   exit?: boolean;
+  /**
+   * Test/debug mode (Go's `ServeConfig.Test`): no cookie check, no AutoMTLS, no handshake on stdout, no stdio
+   * capture, no parent polling, and the process is never exited; connect through {@link ServedPlugin.reattach}
+   * (e.g. with a host's reattach support). Default `false`.
+   */
+  test?: boolean;
+  /** Aborting stops the plugin, as a `Shutdown` call would. */
+  signal?: AbortSignal;
+}
+
+/** How to reach a running plugin without its handshake (go-plugin's `ReattachConfig`). */
+export interface ReattachInfo {
+  /** Always `grpc`. */
+  protocol: 'grpc';
+  /** The negotiated application protocol version. */
+  protocolVersion: number;
+  /** The listener. */
+  addr: { network: 'unix' | 'tcp'; address: string };
+  /** This process. */
+  pid: number;
+  /** Whether the plugin runs in test mode (a host must then never kill it). */
+  test: boolean;
 }
 
 /** A running plugin. */
@@ -91,6 +113,8 @@ export interface ServedPlugin {
   stop(): Promise<void>;
   /** Settles once the plugin has stopped. */
   closed: Promise<void>;
+  /** Reattach data for hosts that connect without spawning (see `test`). */
+  reattach: ReattachInfo;
 }
 
 /**
@@ -119,7 +143,8 @@ export interface ServedPlugin {
  */
 export async function servePlugin(options: ServePluginOptions): Promise<ServedPlugin> {
   const env = options.env ?? process.env;
-  const exit = options.exit ?? true;
+  const testMode = options.test ?? false;
+  const exit = !testMode && (options.exit ?? true);
   const versions = Object.keys(options.versions).map(Number);
   // 1. Configuration (Go prints and exits; a thrown error is clearer for the plugin author).
   if (!options.magicCookieKey || !options.magicCookieValue) {
@@ -136,7 +161,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   }
 
   // 2. The cookie, before anything else happens. Synchronous, or Node may exit before a pipe write completes.
-  if (!checkMagicCookie(env, options.magicCookieKey, options.magicCookieValue)) {
+  if (!testMode && !checkMagicCookie(env, options.magicCookieKey, options.magicCookieValue)) {
     if (!exit) throw new ServeError('GOPLUGIN_COOKIE_MISMATCH', MAGIC_COOKIE_MESSAGE.trimEnd());
     writeFully(2, MAGIC_COOKIE_MESSAGE);
     process.exit(1);
@@ -165,7 +190,8 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   process.on('SIGINT', ignoreSigint);
 
   // 6. AutoMTLS.
-  const clientCertPem = options.autoMTLS === false ? '' : (env[PLUGIN_ENV.clientCert] ?? '');
+  // Reattaching has no certificate exchange, so test mode never enables AutoMTLS.
+  const clientCertPem = options.autoMTLS === false || testMode ? '' : (env[PLUGIN_ENV.clientCert] ?? '');
   let tls: { certPem: string; certDer: Buffer; keyPem: string; clientCertPem: string } | undefined;
   if (clientCertPem !== '') {
     try {
@@ -248,8 +274,10 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   };
   // Whatever ends the process (user code calling process.exit, an empty event loop), the socket goes with it.
   const onExit = () => listener?.unlink();
+  const onAbort = () => void stop();
   const removeHandlers = () => {
     process.removeListener('exit', onExit);
+    options.signal?.removeEventListener('abort', onAbort);
     process.removeListener('SIGINT', ignoreSigint);
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGHUP', onSignal);
@@ -316,11 +344,13 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     env,
     ...(tls === undefined ? {} : { serverCertDer: tls.certDer }),
   });
-  writeFully(1, handshake);
-  if (captureOption !== false) stdio.start();
+  if (!testMode) {
+    writeFully(1, handshake);
+    if (captureOption !== false) stdio.start();
+  }
 
   // 12. go-plugin never notices a vanished host; orphaned plugins are a known problem (go-plugin#10).
-  if (options.exitWithHost ?? true) {
+  if (!testMode && (options.exitWithHost ?? true)) {
     const parent = process.ppid;
     ppidTimer = setInterval(() => {
       if (process.ppid !== parent) {
@@ -329,6 +359,10 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
       }
     }, 1000);
     ppidTimer.unref();
+  }
+  if (options.signal !== undefined) {
+    if (options.signal.aborted) void stop();
+    else options.signal.addEventListener('abort', onAbort, { once: true });
   }
 
   return {
@@ -341,5 +375,12 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     logger,
     stop,
     closed,
+    reattach: {
+      protocol: 'grpc',
+      protocolVersion: version,
+      addr: { network: listener.network, address: listener.address },
+      pid: process.pid,
+      test: testMode,
+    },
   };
 }
