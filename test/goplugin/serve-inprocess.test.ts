@@ -98,6 +98,16 @@ describe('servePlugin in test mode (in process, reattach instead of a handshake)
     expect(await call(echo, 'Echo', { text: 'hi' })).toEqual({ text: 'v3:hi' });
   });
 
+  it("accepts messages beyond grpc-js's 4 MiB default (go-plugin limits)", async () => {
+    const { plugin } = await start();
+    const echo = new Echo(`unix:${plugin.address}`, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': -1,
+    });
+    cleanups.push(() => echo.close());
+    const text = 'x'.repeat(6 * 1024 * 1024);
+    expect(((await call(echo, 'Echo', { text })) as { text: string }).text.length).toBe(text.length + 3);
+  });
+
   it('Shutdown stops the server and removes the socket; closed settles', async () => {
     const { plugin } = await start();
     const controller = new Controller(`unix:${plugin.address}`, credentials.createInsecure());

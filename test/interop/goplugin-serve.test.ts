@@ -15,6 +15,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   buildPluginEnv,
+  generateAutoMTLSCertificate,
   INTERNAL_PROTO_FILES,
   internalProtoDir,
   MAX_SOCKET_PATH_BYTES,
@@ -104,6 +105,43 @@ describe('servePlugin as a process', () => {
     stdio.close();
     expect(() => statSync(hs.address)).toThrow();
   });
+
+  for (const transport of ['unix', 'tcp']) {
+    it(`AutoMTLS over ${transport}: trusts only the host certificate and presents its own`, async () => {
+      const hostCert = generateAutoMTLSCertificate();
+      const plugin = await startPlugin(TS_KV_ARGV, {
+        ...baseEnv(),
+        TS_KV_TRANSPORT: transport,
+        PLUGIN_CLIENT_CERT: hostCert.certPem,
+      });
+      const hs = parseHandshake(plugin.line, { autoMTLS: true });
+      expect(plugin.line.split('|')[5]?.length).toBeGreaterThan(50);
+      const target = hs.network === 'unix' ? `unix:${hs.address}` : hs.address;
+      // The certificate names only DNS:localhost (spec §9.3).
+      const options = { 'grpc.ssl_target_name_override': 'localhost' };
+      const pem = hs.serverCertPem ?? '';
+      const good = new Health(
+        target,
+        credentials.createSsl(Buffer.from(pem), Buffer.from(hostCert.keyPem), Buffer.from(hostCert.certPem)),
+        options,
+      );
+      expect(await call(good, 'Check', { service: 'plugin' })).toEqual({ status: 'SERVING' });
+      good.close();
+      const stranger = generateAutoMTLSCertificate({ curve: 'P-256' });
+      const bad = new Health(
+        target,
+        credentials.createSsl(Buffer.from(pem), Buffer.from(stranger.keyPem), Buffer.from(stranger.certPem)),
+        options,
+      );
+      await expect(call(bad, 'Check', { service: 'plugin' })).rejects.toMatchObject({ code: 14 });
+      bad.close();
+      const anonymous = new Health(target, credentials.createSsl(Buffer.from(pem)), options);
+      await expect(call(anonymous, 'Check', { service: 'plugin' })).rejects.toMatchObject({ code: 14 });
+      anonymous.close();
+      plugin.child.kill('SIGTERM');
+      await plugin.exited();
+    });
+  }
 
   it('C3 skips invalid host versions with a newline-terminated note', async () => {
     const plugin = await startPlugin(TS_KV_ARGV, { ...baseEnv(), PLUGIN_PROTOCOL_VERSIONS: 'x,1' });
