@@ -4,4 +4,73 @@
  * @packageDocumentation
  */
 export { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
-export { GoPluginError } from './errors.js';
+export {
+  buildPluginEnv,
+  checkMagicCookie,
+  DEFAULT_PORT_RANGE,
+  MAGIC_COOKIE_MESSAGE,
+  PLUGIN_ENV,
+  type PluginEnvOptions,
+  type PortRange,
+  readPortRange,
+} from './env.js';
+// ---- handshake, negotiation, environment (plugin side) ----
+// ---- plugin runtime: serving go-plugin plugins from TypeScript ----
+export {
+  BrokerError,
+  type BrokerErrorCode,
+  GoPluginError,
+  HandshakeError,
+  type HandshakeErrorCode,
+  type HandshakeErrorOptions,
+  PortRangeError,
+  ServeError,
+  type ServeErrorCode,
+} from './errors.js';
+export { FirstLineReader, firstStdoutLine } from './first-line.js';
+export {
+  CORE_PROTOCOL_VERSION,
+  DEFAULT_MAX_LINE_BYTES,
+  derToPem,
+  formatHandshake,
+  goTrimSpace,
+  type Handshake,
+  type HandshakeFields,
+  type HandshakeNetwork,
+  type ParseHandshakeOptions,
+  parseHandshake,
+} from './handshake.js';
+export {
+  createHclogLogger,
+  formatHclogTimestamp,
+  type HclogLoggerOptions,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+} from './hclog.js';
+export {
+  type AutoMTLSCertificate,
+  type AutoMTLSCertificateOptions,
+  type AutoMTLSCurve,
+  generateAutoMTLSCertificate,
+} from './mtls.js';
+export { negotiateProtocolVersion, type ProtocolNegotiation } from './negotiate.js';
+export {
+  type BrokerConnection,
+  type BrokerServer,
+  type BrokerSettings,
+  type BrokerStream,
+  type ConnInfo,
+  GRPCBroker,
+} from './plugin/broker.js';
+export { type BoundListener, MAX_SOCKET_PATH_BYTES, type PluginTransport } from './plugin/listen.js';
+export { INTERNAL_PROTO_FILES, internalProtoDir } from './plugin/protos.js';
+export {
+  GO_PLUGIN_MAX_MESSAGE_LENGTH,
+  type PluginContext,
+  type ReattachInfo,
+  type RegisterServices,
+  type ServedPlugin,
+  type ServePluginOptions,
+  servePlugin,
+} from './plugin/serve.js';
