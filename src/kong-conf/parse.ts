@@ -379,23 +379,27 @@ export function parseKongConf(text: string, options: ParseOptions = {}): ParsedC
     if (newline < 0) newline = text.length;
     // `f:read()` yields no final empty line after a trailing newline.
     if (newline === text.length && position === text.length) break;
-    const physical = text.slice(position, newline);
+    const lineStart = position;
     position = newline + 1;
     lineNumber++;
-    const first = hasNonSpace(physical);
-    if (first < 0) continue;
-    const firstCode = physical.charCodeAt(first);
+    // Look at the line inside `text` first: blank and comment lines (most of a kong.conf) are never sliced.
+    let first = lineStart;
+    while (first < newline && isLuaSpace(text.charCodeAt(first))) first++;
+    if (first === newline) continue;
+    const firstCode = text.charCodeAt(first);
     if (firstCode === 0x23 || firstCode === 0x3b) continue;
     // L3: `^(.-)\\%s*$`: the last non-space byte is a backslash.
-    let last = physical.length - 1;
-    while (last >= 0 && isLuaSpace(physical.charCodeAt(last))) last--;
-    if (physical.charCodeAt(last) === 0x5c) {
+    let last = newline - 1;
+    while (last > first && isLuaSpace(text.charCodeAt(last))) last--;
+    if (text.charCodeAt(last) === 0x5c) {
+      const kept = text.slice(lineStart, last);
       if (pending === undefined) {
-        pending = physical.slice(0, last);
+        pending = kept;
         pendingLine = lineNumber;
-      } else pending += physical.slice(0, last);
+      } else pending += kept;
       continue;
     }
+    const physical = text.slice(lineStart, newline);
     const logicalLine = pending === undefined ? lineNumber : pendingLine;
     const logical = pending === undefined ? physical : pending + physical;
     pending = undefined;
