@@ -98,6 +98,7 @@ class Resolution {
   constructor(
     readonly props: KongProperties,
     readonly profile: KongProfile,
+    readonly version: KongVersion,
   ) {}
 
   add(code: string, severity: Diagnostic['severity'], message: string, key?: string): void {
@@ -154,7 +155,7 @@ export function resolvePluginServers(conf: ParsedConf | string, options: Resolve
     );
   }
   const props = layerProperties(parsed, options.env ?? parsed.env ?? {}, options.overrides ?? {}, profile);
-  const r = new Resolution(props, profile);
+  const r = new Resolution(props, profile, kongVersion);
   r.warnings.push(...parsed.diagnostics, ...props.diagnostics);
   const fail = (code: string, message: string): never => {
     throw new KongConfStartupError(code, message, { diagnostics: [...r.warnings] });
@@ -374,7 +375,9 @@ function checkServer(r: Resolution, server: PluginServer): void {
       `socket path of ${server.name} is ${utf8Length(server.socket)} bytes; Linux allows 107`,
     );
   }
-  const problem = server.startCmd === undefined ? undefined : startCommandProblem(server.startCmd);
+  // 2.3 spawns the command through the shell without `exec`, where shell syntax works.
+  const problem =
+    server.startCmd === undefined || r.profile === '2.3' ? undefined : startCommandProblem(server.startCmd);
   if (problem !== undefined) {
     r.add(
       'start-cmd-not-simple',
@@ -431,6 +434,14 @@ function legacyChecks(
       'go_plugins_dir',
     );
     return;
+  }
+  if (/^v?2\.8(?:\D|$)/.test(r.version)) {
+    r.add(
+      'legacy-go-keys-deprecated',
+      'warning',
+      'Kong 2.8 logs that the properties go_pluginserver_exe and go_plugins_dir are deprecated (removed in 3.0)',
+      'go_plugins_dir',
+    );
   }
   const exe = asString(r.props.get('go_pluginserver_exe'));
   const legacy = legacyGoServer(context.prefix, exe, dir);
