@@ -28,13 +28,7 @@ export {
   KongConfStartupError,
   KongConfVersionError,
 } from './errors.js';
-export {
-  type ConfEntry,
-  LUA_TABLE_VALUE,
-  type ParsedConf,
-  type ParseOptions,
-  parseKongConf,
-} from './parse.js';
+export { type ConfEntry, type ParsedConf, type ParseOptions, parseKongConf } from './parse.js';
 export { kongProperties, type PropertiesOptions } from './properties.js';
 export { type QueryOptions, queryPluginServer } from './query.js';
 export {
@@ -45,5 +39,6 @@ export {
   resolvePluginServers,
 } from './resolve.js';
 export { type StringifyOptions, type StringifyResult, stringifyKongConf } from './stringify.js';
+export { LUA_TABLE_VALUE } from './syntax.js';
 export { asArray, asBoolean, asNgxBoolean, asNumber, asString, type RawValue } from './typing.js';
 export { DEFAULT_KONG_VERSION, type KongProfile, type KongVersion, kongProfile } from './versions.js';
