@@ -13,7 +13,7 @@ const conf = parseKongConf(
 );
 
 // Kong 3.9 rules; the environment is passed in (never read implicitly) and wins over the file.
-export const { servers, warnings } = resolvePluginServers(conf, {
+const { servers, warnings } = resolvePluginServers(conf, {
   kongVersion: '3.9',
   env: { KONG_PLUGINSERVER_JS_SOCKET: '/run/kong/js.sock' },
   fileExists: () => false, // the /usr/local/bin/<name> fallbacks; default fs.existsSync

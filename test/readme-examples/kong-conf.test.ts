@@ -24,20 +24,8 @@ describe('README kong-conf example', () => {
       lines.push(args.join(' '));
     });
     try {
-      const { servers, warnings } = await import('../../examples/kong-conf.js');
-      expect(servers.map((s) => [s.name, s.socket, s.startCmd, s.queryCmd])).toEqual([
-        [
-          'js',
-          '/run/kong/js.sock',
-          '/usr/local/bin/kong-js-pluginserver     -d /usr/local/kong/js-plugins',
-          '/usr/local/bin/kong-js-pluginserver -d /usr/local/kong/js-plugins --dump-all-plugins',
-        ],
-        ['go-hello', '/usr/local/kong/go-hello.socket', undefined, '/usr/local/bin/go-hello -dump'],
-      ]);
-      expect(warnings.filter((w) => w.severity !== 'info').map((w) => [w.code, w.line])).toEqual([
-        ['pluginserver-unlisted', 6],
-        ['pluginserver-external', undefined],
-      ]);
+      await import('../../examples/kong-conf.js');
+      expect(lines).toHaveLength(4);
       expect(lines[0]).toBe(
         'js /run/kong/js.sock /usr/local/bin/kong-js-pluginserver     -d /usr/local/kong/js-plugins /usr/local/bin/kong-js-pluginserver -d /usr/local/kong/js-plugins --dump-all-plugins',
       );
