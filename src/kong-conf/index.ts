@@ -6,7 +6,15 @@
  */
 export { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
 export type { Diagnostic, DiagnosticSource } from './diagnostics.js';
-export { type DumpResult, type ParseDumpOptions, type PluginInfo, parseDump } from './dump.js';
+export {
+  collectPlugins,
+  type DumpResult,
+  type ParseDumpOptions,
+  type PluginInfo,
+  parseDump,
+  type RegisteredPlugin,
+  type ServerDump,
+} from './dump.js';
 export {
   DEFAULT_CONF_PATHS,
   type Env,
