@@ -169,3 +169,63 @@ export function parseDump(stdout: string, options: ParseDumpOptions = {}): DumpR
   }
   return { protocol, plugins, registered, warnings };
 }
+
+/** One server's dump, for {@link collectPlugins}. */
+export interface ServerDump {
+  /** The server's name (`PluginServer.name`). */
+  server: string;
+  /** What {@link parseDump} or {@link queryPluginServer} read from it. */
+  dump: DumpResult;
+}
+
+/** A plugin Kong would register, with the server that serves it. */
+export interface RegisteredPlugin {
+  /** The server's name. */
+  server: string;
+  /** The plugin's info from that server's dump. */
+  info: PluginInfo;
+  /** The protocol of that server's dump. */
+  protocol: string;
+}
+
+/**
+ * Merges the dumps of every server, in `pluginserver_names` order, as Kong registers them by plugin name
+ * (`Kong/kong: kong/runloop/plugin_servers/process.lua`). ≤ 3.8 keeps the **first** server for a name and logs
+ * `Duplicate plugin name [<plugin>] by <server1> and <server2>`; 3.9+ keeps the **last**, silently
+ * (`available_external_plugins[plugin_info.name] = plugin_info`). Either way a `plugin-duplicate-name`
+ * warning says which one won.
+ *
+ * @param dumps - each server's dump, in server order.
+ * @param options - the Kong version; default `'3.9'`.
+ * @returns the registered plugins by name, and warnings.
+ * @throws {@link KongConfVersionError} for an unsupported `kongVersion`.
+ * @example
+ * ```ts
+ * const { plugins } = collectPlugins([{ server: 'js', dump: parseDump(stdout) }]);
+ * plugins.get('js-hello')?.server; // 'js'
+ * ```
+ */
+export function collectPlugins(
+  dumps: readonly ServerDump[],
+  options: { kongVersion?: KongVersion } = {},
+): { plugins: Map<string, RegisteredPlugin>; warnings: Diagnostic[] } {
+  const profile = kongProfile(options.kongVersion ?? DEFAULT_KONG_VERSION);
+  const keepLast = resolvesAtLoad(profile);
+  const plugins = new Map<string, RegisteredPlugin>();
+  const warnings: Diagnostic[] = [];
+  for (const { server, dump } of dumps) {
+    for (const info of dump.registered) {
+      const name = String(info.Name);
+      const earlier = plugins.get(name);
+      if (earlier !== undefined) {
+        const message = keepLast
+          ? `plugin ${name} is served by ${earlier.server} and ${server}; Kong ${profile} silently keeps ${server}`
+          : `Duplicate plugin name [${name}] by ${earlier.server} and ${server}`;
+        warnings.push(diagnostic('plugin-duplicate-name', 'warning', 'resolver', message));
+        if (!keepLast) continue;
+      }
+      plugins.set(name, { server, info, protocol: dump.protocol });
+    }
+  }
+  return { plugins, warnings };
+}

@@ -190,6 +190,11 @@ export async function loadKongConf(path: string, options: LoadOptions = {}): Pro
  *
  * @param conf - a parsed file.
  * @param env - the environment, e.g. `process.env`.
+ * @example
+ * ```ts
+ * const conf = withEnv(parseKongConf('log_level = info\n'), { KONG_LOG_LEVEL: 'debug' });
+ * conf.get('log_level'); // 'debug'
+ * ```
  */
 export function withEnv(conf: ParsedConf, env: Env): ParsedConf {
   const registered = new Set<string>();
@@ -222,6 +227,11 @@ export const DEFAULT_CONF_PATHS: readonly string[] = ['/etc/kong/kong.conf', '/e
  * exists, or `undefined` (Kong then runs on defaults).
  *
  * @param fileExists - the probe, e.g. `fs.existsSync`.
+ * @example
+ * ```ts
+ * const path = findKongConf(existsSync);
+ * const conf = path === undefined ? parseKongConf('') : await loadKongConf(path, { env: process.env });
+ * ```
  */
 export function findKongConf(fileExists: (path: string) => boolean): string | undefined {
   return DEFAULT_CONF_PATHS.find((path) => fileExists(path));

@@ -6,6 +6,16 @@ import type { Diagnostic } from './diagnostics.js';
  * `code`s that start with `KONG_CONF_`.
  *
  * Catch this class to handle any kong.conf failure; check `code` (or a subclass) for a specific one.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   resolvePluginServers(await loadKongConf(path, { env: process.env }));
+ * } catch (error) {
+ *   if (error instanceof KongConfError) console.error(`${error.code}: ${error.message}`);
+ *   else throw error;
+ * }
+ * ```
  */
 export class KongConfError extends PluginwireError {}
 
@@ -20,6 +30,14 @@ export interface KongConfErrorOptions extends PluginwireErrorOptions {
 /**
  * A kong.conf file that cannot be read: `KONG_CONF_FILE_NOT_FOUND` (message `no file at: <path>`, Kong's text),
  * `KONG_CONF_FILE_UNREADABLE` (any other I/O error, with the `cause`).
+ *
+ * @example
+ * ```ts
+ * const conf = await loadKongConf(path).catch((error: unknown) => {
+ *   if (error instanceof KongConfFileError && error.code === 'KONG_CONF_FILE_NOT_FOUND') return parseKongConf('');
+ *   throw error;
+ * });
+ * ```
  */
 export class KongConfFileError extends KongConfError {
   /** The path that was asked for. */
@@ -45,7 +63,14 @@ export class KongConfFileError extends KongConfError {
   }
 }
 
-/** A `kongVersion` outside 2.3–3.10 or one that does not parse: `KONG_CONF_UNSUPPORTED_VERSION`. */
+/**
+ * A `kongVersion` outside 2.3–3.10 or one that does not parse: `KONG_CONF_UNSUPPORTED_VERSION`.
+ *
+ * @example
+ * ```ts
+ * kongProfile('2.2'); // throws KongConfVersionError: 2.0–2.2 have no pluginserver_names
+ * ```
+ */
 export class KongConfVersionError extends KongConfError {
   /** The version string given. */
   readonly version: string;
@@ -67,6 +92,17 @@ export class KongConfVersionError extends KongConfError {
  *
  * Codes: `KONG_CONF_QUERY_COMMAND_UNDEFINED`, `KONG_CONF_FILE_INVALID` (a `[` line Penlight cannot parse),
  * `KONG_CONF_PREFIX_UNSET`, `KONG_CONF_CWD_REQUIRED` (a relative `prefix` and no `cwd` option).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   resolvePluginServers('pluginserver_names = gopher\n', { fileExists: () => false });
+ * } catch (error) {
+ *   if (!(error instanceof KongConfStartupError)) throw error;
+ *   error.message;     // 'query_command undefined for pluginserver gopher'
+ *   error.diagnostics; // what was found before, e.g. pluginserver-no-query
+ * }
+ * ```
  */
 export class KongConfStartupError extends KongConfError {
   /** Every diagnostic gathered before the failure, in order. */
@@ -93,6 +129,15 @@ export class KongConfStartupError extends KongConfError {
  * Codes: `KONG_CONF_DUMP_INVALID_JSON`, `KONG_CONF_DUMP_NOT_A_TABLE`, `KONG_CONF_DUMP_NO_PLUGIN` (3.9+: an empty
  * dump or one without plugin info, on which Kong crashes), `KONG_CONF_DUMP_BAD_PLUGIN_INFO` (an element that is
  * not an object).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseDump('plugin loaded\n[{"Name":"x"}]');
+ * } catch (error) {
+ *   if (error instanceof KongConfDumpError) console.error(error.message, '\n', error.output);
+ * }
+ * ```
  */
 export class KongConfDumpError extends KongConfError {
   /** The whole stdout that was parsed. */
@@ -114,6 +159,14 @@ export class KongConfDumpError extends KongConfError {
  * Running a query command failed before its output could be read: `KONG_CONF_QUERY_TIMEOUT`,
  * `KONG_CONF_QUERY_OUTPUT_TOO_LARGE`, `KONG_CONF_QUERY_SPAWN_FAILED`, `KONG_CONF_QUERY_ABORTED`,
  * `KONG_CONF_NO_QUERY_COMMAND` (`no info query for <name>`, Kong's text).
+ *
+ * @example
+ * ```ts
+ * await queryPluginServer('slow-server -dump', { timeout: 5_000 }).catch((error: unknown) => {
+ *   if (error instanceof KongConfQueryError && error.code === 'KONG_CONF_QUERY_TIMEOUT') console.error(error.stderr);
+ *   throw error;
+ * });
+ * ```
  */
 export class KongConfQueryError extends KongConfError {
   /** The command that was run (or would have been). */

@@ -6,7 +6,15 @@
  */
 export { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
 export type { Diagnostic, DiagnosticSource } from './diagnostics.js';
-export { type DumpResult, type ParseDumpOptions, type PluginInfo, parseDump } from './dump.js';
+export {
+  collectPlugins,
+  type DumpResult,
+  type ParseDumpOptions,
+  type PluginInfo,
+  parseDump,
+  type RegisteredPlugin,
+  type ServerDump,
+} from './dump.js';
 export {
   DEFAULT_CONF_PATHS,
   type Env,
@@ -28,13 +36,7 @@ export {
   KongConfStartupError,
   KongConfVersionError,
 } from './errors.js';
-export {
-  type ConfEntry,
-  LUA_TABLE_VALUE,
-  type ParsedConf,
-  type ParseOptions,
-  parseKongConf,
-} from './parse.js';
+export { type ConfEntry, type ParsedConf, type ParseOptions, parseKongConf } from './parse.js';
 export { kongProperties, type PropertiesOptions } from './properties.js';
 export { type QueryOptions, queryPluginServer } from './query.js';
 export {
@@ -45,5 +47,6 @@ export {
   resolvePluginServers,
 } from './resolve.js';
 export { type StringifyOptions, type StringifyResult, stringifyKongConf } from './stringify.js';
+export { LUA_TABLE_VALUE } from './syntax.js';
 export { asArray, asBoolean, asNgxBoolean, asNumber, asString, type RawValue } from './typing.js';
 export { DEFAULT_KONG_VERSION, type KongProfile, type KongVersion, kongProfile } from './versions.js';

@@ -5,23 +5,16 @@
  * resolves at runtime (`kong/runloop/plugin_servers/process.lua`, `get_server_defs`).
  */
 import { existsSync } from 'node:fs';
-import { type Diagnostic, type DiagnosticSource, diagnostic } from './diagnostics.js';
-import { type Env, type KongProperties, layerProperties, type Overrides, type ValueSource } from './env.js';
+import { checkNames, checkServer } from './checks.js';
+import type { Diagnostic } from './diagnostics.js';
+import { type Env, layerProperties, type Overrides, type ValueSource } from './env.js';
 import { KongConfStartupError } from './errors.js';
-import { PLUGINSERVER_KEY } from './keys.js';
-import { legacyGoServer, luaFormat } from './legacy.js';
-import { asciiLower, utf8Length } from './lua.js';
+import { legacyChecks } from './legacy.js';
 import { type ParsedConf, parseKongConf } from './parse.js';
 import { abspath } from './path.js';
+import { nameAndPrefix, Resolution, type ServerContext } from './resolution.js';
 import { asArray, asString } from './typing.js';
-import {
-  DEFAULT_KONG_VERSION,
-  isTwoX,
-  type KongProfile,
-  type KongVersion,
-  kongProfile,
-  resolvesAtLoad,
-} from './versions.js';
+import { DEFAULT_KONG_VERSION, type KongVersion, kongProfile, resolvesAtLoad } from './versions.js';
 
 /** The properties of one plugin server that Kong reads. */
 export type PluginServerProperty = 'socket' | 'start_cmd' | 'query_cmd';
@@ -77,49 +70,6 @@ export interface ResolveResult {
   warnings: Diagnostic[];
 }
 
-const SHELL_WORDS = new Set(
-  'cd export if then else elif fi for while until do done case esac set unset source . eval alias ulimit umask trap shift read local readonly wait { } ( ) ! [ [[ test true false'.split(
-    ' ',
-  ),
-);
-
-/** `start-cmd-not-simple`: Kong runs `exec <cmd>`, so a builtin, keyword, assignment or shell list fails. */
-function startCommandProblem(command: string): string | undefined {
-  const first = command.trimStart().split(/[\s]+/)[0] ?? '';
-  if (SHELL_WORDS.has(first)) return `its first word \`${first}\` is a shell builtin or keyword`;
-  if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(first)) return `it starts with the variable assignment \`${first}\``;
-  if (/&&|\|\||[;|&]/.test(command)) return 'it is a shell list or pipeline';
-  return undefined;
-}
-
-class Resolution {
-  readonly warnings: Diagnostic[] = [];
-
-  constructor(
-    readonly props: KongProperties,
-    readonly profile: KongProfile,
-  ) {}
-
-  add(code: string, severity: Diagnostic['severity'], message: string, key?: string): void {
-    const found = key === undefined ? undefined : this.props.lookup(key);
-    const source: DiagnosticSource = found && found.source !== 'default' ? found.source : 'resolver';
-    this.warnings.push(diagnostic(code, severity, source, message, { line: found?.line, key }));
-  }
-
-  /** A dynamic string property (`""` is unset) with its source. */
-  property(key: string): { value: string; source: ValueSource } | undefined {
-    const found = this.props.lookup(key);
-    const value = asString(found?.value);
-    return found && value !== undefined ? { value, source: found.source } : undefined;
-  }
-
-  /** Whether a key was set by a layer above the defaults. */
-  isSet(key: string): boolean {
-    const found = this.props.lookup(key);
-    return found !== undefined && found.source !== 'default';
-  }
-}
-
 /**
  * Resolves the plugin servers a kong.conf (plus environment and overrides) defines, exactly as the selected
  * Kong version does, and reports what Kong would do silently as warnings with line numbers.
@@ -154,7 +104,7 @@ export function resolvePluginServers(conf: ParsedConf | string, options: Resolve
     );
   }
   const props = layerProperties(parsed, options.env ?? parsed.env ?? {}, options.overrides ?? {}, profile);
-  const r = new Resolution(props, profile);
+  const r = new Resolution(props, profile, kongVersion);
   r.warnings.push(...parsed.diagnostics, ...props.diagnostics);
   const fail = (code: string, message: string): never => {
     throw new KongConfStartupError(code, message, { diagnostics: [...r.warnings] });
@@ -189,19 +139,6 @@ export function resolvePluginServers(conf: ParsedConf | string, options: Resolve
   }
   for (const server of servers) checkServer(r, server);
   return { servers, warnings: r.warnings };
-}
-
-interface ServerContext {
-  prefix: string;
-  exists: (path: string) => boolean;
-  binDir: string;
-}
-
-/** Step 1–2 of §6.1 for the profile: the name and the property prefix. */
-function nameAndPrefix(profile: KongProfile, raw: string): { name: string; prefix: string } {
-  // 2.3.x does not lower-case (spec §6.2); every version replaces only `-` in the property prefix.
-  const name = profile === '2.3' ? raw : asciiLower(raw);
-  return { name, prefix: `pluginserver_${name.replaceAll('-', '_')}` };
 }
 
 function resolveAtLoad(
@@ -284,163 +221,4 @@ function resolveAtRuntime(r: Resolution, raw: string, context: ServerContext): P
     );
   }
   return server;
-}
-
-/** Name-level findings, computed before any server so that a failing resolution carries them. */
-function checkNames(r: Resolution, names: readonly string[]): void {
-  const namesKey = 'pluginserver_names';
-  const seen = new Map<string, string>();
-  const byPrefix = new Map<string, string>();
-  for (const raw of names) {
-    const { name, prefix } = nameAndPrefix(r.profile, raw);
-    if (name === '') {
-      r.add(
-        'pluginserver-empty-name',
-        'warning',
-        'pluginserver_names has an empty element: Kong defines a server named "" (properties `pluginserver__*`)',
-        namesKey,
-      );
-    }
-    if (asciiLower(name) === 'off' || asciiLower(name) === 'none') {
-      r.add(
-        'pluginserver-literal-off',
-        'warning',
-        `pluginserver_names = ${raw} defines a server literally named "${name}"; leave the property empty for no servers`,
-        namesKey,
-      );
-    }
-    if (!/^[a-z0-9_-]*$/.test(asciiLower(name))) {
-      r.add(
-        'pluginserver-name-unmatchable',
-        'warning',
-        `no kong.conf key can set the properties of "${name}": Kong looks up ${prefix}_*, but keys in a file have every byte other than [A-Za-z0-9] turned into _`,
-        namesKey,
-      );
-    }
-    if (seen.has(name)) {
-      r.add(
-        'pluginserver-duplicate-name',
-        'warning',
-        `pluginserver_names lists "${name}" twice (as ${seen.get(name)} and ${raw}); Kong defines two servers`,
-        namesKey,
-      );
-    } else seen.set(name, raw);
-    const other = byPrefix.get(prefix);
-    if (other !== undefined && other !== name) {
-      r.add(
-        'pluginserver-prefix-collision',
-        'warning',
-        `"${other}" and "${name}" both read the properties ${prefix}_*`,
-        namesKey,
-      );
-    } else byPrefix.set(prefix, name);
-  }
-  const prefixes = new Set(byPrefix.keys());
-  for (const key of r.props.dynamicKeys()) {
-    if (key === namesKey) continue;
-    const match = /^(pluginserver_[\s\S]*)_(socket|start_cmd|query_cmd)$/.exec(key);
-    if (match?.[1] !== undefined) {
-      if (!prefixes.has(match[1]) && r.props.lookup(key) !== undefined) {
-        r.add(
-          'pluginserver-unlisted',
-          'warning',
-          `${key} belongs to no server in pluginserver_names (Kong reads ${[...prefixes].map((p) => `${p}_*`).join(', ') || 'nothing'})`,
-          key,
-        );
-      }
-    } else if (PLUGINSERVER_KEY.test(key) && r.props.lookup(key) !== undefined) {
-      r.add(
-        'pluginserver-unknown-property',
-        'warning',
-        `${key} is not a property Kong reads: only _socket, _start_cmd and _query_cmd exist`,
-        key,
-      );
-    }
-  }
-}
-
-function checkServer(r: Resolution, server: PluginServer): void {
-  if (!server.socket.startsWith('/')) {
-    r.add(
-      'pluginserver-socket-relative',
-      'warning',
-      `socket ${server.socket} of ${server.name} is relative: Kong connects to it from nginx's working directory`,
-    );
-  }
-  if (utf8Length(server.socket) > 107) {
-    r.add(
-      'pluginserver-socket-too-long',
-      'warning',
-      `socket path of ${server.name} is ${utf8Length(server.socket)} bytes; Linux allows 107`,
-    );
-  }
-  const problem = server.startCmd === undefined ? undefined : startCommandProblem(server.startCmd);
-  if (problem !== undefined) {
-    r.add(
-      'start-cmd-not-simple',
-      'warning',
-      `start command of ${server.name} will not run under Kong's \`exec <cmd>\`: ${problem}`,
-    );
-  }
-}
-
-function legacyChecks(
-  r: Resolution,
-  names: readonly string[],
-  context: ServerContext,
-  servers: PluginServer[],
-): void {
-  const dirSet = r.isSet('go_plugins_dir');
-  const exeSet = r.isSet('go_pluginserver_exe');
-  if (!dirSet && !exeSet) return;
-  const keyOf = dirSet ? 'go_plugins_dir' : 'go_pluginserver_exe';
-  if (!isTwoX(r.profile)) {
-    r.add(
-      'legacy-go-keys-ignored',
-      'warning',
-      `Kong ${r.profile} no longer supports go_plugins_dir / go_pluginserver_exe and drops them silently; use pluginserver_names`,
-      keyOf,
-    );
-    return;
-  }
-  const dir = asString(r.props.get('go_plugins_dir'));
-  if (dir === 'off') return;
-  if (r.profile === '2.3') {
-    r.add(
-      'legacy-go-keys-unreachable',
-      'warning',
-      'Kong 2.3 never starts the legacy Go plugin server (its empty pluginserver_names is truthy); use pluginserver_names',
-      keyOf,
-    );
-    return;
-  }
-  if (names.length > 0) {
-    r.add(
-      'legacy-go-keys-ignored',
-      'warning',
-      'go_plugins_dir is ignored because pluginserver_names is not empty',
-      keyOf,
-    );
-    return;
-  }
-  if (dir === undefined) {
-    r.add(
-      'legacy-go-dir-empty',
-      'error',
-      "go_plugins_dir is empty: Kong's runtime fails with `bad argument #3 to 'format' (string expected, got nil)`",
-      'go_plugins_dir',
-    );
-    return;
-  }
-  const exe = asString(r.props.get('go_pluginserver_exe'));
-  const legacy = legacyGoServer(context.prefix, exe, dir);
-  servers.push({
-    name: 'go-pluginserver',
-    socket: legacy.socket,
-    startCmd: legacy.startCmd,
-    infoCmd: (pluginName: string) => luaFormat(legacy.infoTemplate, [pluginName]),
-    protocol: 'MsgPack:1',
-    legacy: true,
-    origin: { keys: {} },
-  });
 }

@@ -28,13 +28,29 @@ export function asBoolean(value: RawValue | undefined): boolean {
   return v === true || v === 'on' || v === 'true';
 }
 
-/** Kong's `ngx_boolean` type: `'on'` if the value is `on` or `true` (boolean), else `'off'`. */
+/**
+ * Kong's `ngx_boolean` type: `'on'` if the value is `on` or `true` (boolean), else `'off'`.
+ *
+ * @example
+ * ```ts
+ * asNgxBoolean('on');  // 'on'
+ * asNgxBoolean('yes'); // 'off'
+ * ```
+ */
 export function asNgxBoolean(value: RawValue | undefined): 'on' | 'off' {
   const v = stripped(value);
   return v === 'on' || v === true ? 'on' : 'off';
 }
 
-/** Kong's `number` type: LuaJIT `tonumber`, so environment strings that look like numbers work. */
+/**
+ * Kong's `number` type: LuaJIT `tonumber`, so environment strings that look like numbers work.
+ *
+ * @example
+ * ```ts
+ * asNumber('0x10'); // 16
+ * asNumber('5s');   // undefined
+ * ```
+ */
 export function asNumber(value: RawValue | undefined): number | undefined {
   const v = stripped(value);
   if (typeof v === 'number') return v;
@@ -42,7 +58,15 @@ export function asNumber(value: RawValue | undefined): number | undefined {
   return undefined;
 }
 
-/** Kong's `string` type (and dynamic keys): stripped, `""` is unset; numbers and booleans are stringified. */
+/**
+ * Kong's `string` type (and dynamic keys): stripped, `""` is unset; numbers and booleans are stringified.
+ *
+ * @example
+ * ```ts
+ * asString('  /opt/go -dump '); // '/opt/go -dump'
+ * asString('');                 // undefined: Kong treats it as unset
+ * ```
+ */
 export function asString(value: RawValue | undefined): string | undefined {
   const v = stripped(value);
   if (v === undefined) return undefined;

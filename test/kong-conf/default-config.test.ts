@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { asArray, KongConfFileError, loadKongConf, resolvePluginServers } from '../../src/kong-conf/index.js';
+import {
+  asArray,
+  DEFAULT_CONF_PATHS,
+  findKongConf,
+  KongConfFileError,
+  loadKongConf,
+  resolvePluginServers,
+} from '../../src/kong-conf/index.js';
 
 // ~2,000 lines in the shape of Kong's kong.conf.default: banners, commented-out defaults with indented
 // comment blocks, and a handful of real settings at the end (continuations, an escaped #, plugin servers).
@@ -58,6 +65,15 @@ describe('a kong.conf with the default configuration’s shape', () => {
       ],
       ['go-hello', '/s', undefined, '/opt/go/go-hello -dump'],
     ]);
+  });
+});
+
+describe('findKongConf', () => {
+  it('returns the first default path that exists, as Kong does without -c', () => {
+    expect(DEFAULT_CONF_PATHS).toEqual(['/etc/kong/kong.conf', '/etc/kong.conf']);
+    expect(findKongConf((path) => path === '/etc/kong.conf')).toBe('/etc/kong.conf');
+    expect(findKongConf(() => true)).toBe('/etc/kong/kong.conf');
+    expect(findKongConf(() => false)).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KongConfDumpError, parseDump } from '../../src/kong-conf/index.js';
+import { collectPlugins, KongConfDumpError, parseDump } from '../../src/kong-conf/index.js';
 import { decodeJson } from '../../src/kong-conf/json.js';
 
 const INFO = {
@@ -136,5 +136,34 @@ describe('lua-cjson compatible decoding', () => {
       'Found too many nested data structures (1001)',
     );
     expect(decodeJson('['.repeat(1000) + ']'.repeat(1000))).toBeDefined();
+  });
+});
+
+describe('collectPlugins', () => {
+  const dumpOf = (...names: string[]) =>
+    parseDump(JSON.stringify(names.map((Name) => ({ Name }))), { kongVersion: '3.8' });
+
+  it('keeps the first server of a duplicate plugin name on 3.8, with Kong’s message', () => {
+    const { plugins, warnings } = collectPlugins(
+      [
+        { server: 'a', dump: dumpOf('p', 'q') },
+        { server: 'b', dump: dumpOf('p') },
+      ],
+      { kongVersion: '3.8' },
+    );
+    expect([...plugins].map(([name, p]) => [name, p.server])).toEqual([
+      ['p', 'a'],
+      ['q', 'a'],
+    ]);
+    expect(warnings.map((w) => w.message)).toEqual(['Duplicate plugin name [p] by a and b']);
+  });
+
+  it('keeps the last server of a duplicate plugin name on 3.9', () => {
+    const { plugins, warnings } = collectPlugins([
+      { server: 'a', dump: parseDump('[{"Name":"p"}]') },
+      { server: 'b', dump: parseDump('{"Protocol":"ProtoBuf:1","Plugins":[{"Name":"p"}]}') },
+    ]);
+    expect(plugins.get('p')).toMatchObject({ server: 'b', protocol: 'ProtoBuf:1' });
+    expect(warnings.map((w) => w.code)).toEqual(['plugin-duplicate-name']);
   });
 });

@@ -25,6 +25,13 @@ describe('legacy Go keys (spec §11.4)', () => {
     );
   });
 
+  it('reports Kong 2.8’s deprecation of the legacy keys, and not on 2.5', () => {
+    const codes = (kongVersion: string) =>
+      resolvePluginServers(G1, { kongVersion, fileExists: none }).warnings.map((w) => w.code);
+    expect(codes('2.8.1')).toContain('legacy-go-keys-deprecated');
+    expect(codes('2.5')).not.toContain('legacy-go-keys-deprecated');
+  });
+
   it('G2 quotes the directory with %q', () => {
     const { servers } = resolvePluginServers('go_plugins_dir = /opt/go "x"\n', {
       kongVersion: '2.8',

@@ -232,6 +232,13 @@ describe('plugin-server resolution (spec §11.3)', () => {
     expect(warnings.filter((w) => w.code === 'start-cmd-not-simple')).toHaveLength(2);
   });
 
+  it('accepts shell syntax in start commands on 2.3, which spawns without exec', () => {
+    const { warnings } = resolve('pluginserver_names = a\npluginserver_a_start_cmd = cd /x && srv\n', {
+      kongVersion: '2.3',
+    });
+    expect(warnings.map((w) => w.code)).not.toContain('start-cmd-not-simple');
+  });
+
   it('reports the lines of pluginserver_names for name-level findings', () => {
     const { warnings } = resolve('\n\npluginserver_names = go, GO\npluginserver_go_query_cmd = q\n');
     expect(warnings.find((w) => w.code === 'pluginserver-duplicate-name')).toMatchObject({
