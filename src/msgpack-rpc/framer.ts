@@ -8,7 +8,6 @@ import {
   isUnsafeInt64,
   KIND_ARRAY,
   KIND_BIN,
-  KIND_INVALID,
   KIND_MAP,
   KIND_SCALAR,
   KIND_STR,
@@ -424,12 +423,6 @@ export class FrameDecoder {
     const stack = this.stack;
     while (stack.length > 0 && stack[stack.length - 1] === 0) stack.pop();
     return stack.length === 0;
-  }
-
-  private byteAtCursor(): number {
-    const chunk = this.chunks[this.cursorChunk]!;
-    if (this.cursorOffset < chunk.length) return chunk[this.cursorOffset]!;
-    return this.chunks[this.cursorChunk + 1]![0]!;
   }
 
   /** Makes `size` header bytes at the cursor readable at `headerBytes[headerOffset…]`. */
