@@ -116,6 +116,7 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
   #closing: Promise<CloseResult> | undefined;
   #unregister: Array<() => void> = [];
   #watchTimer: NodeJS.Timeout | undefined;
+  #watching: Promise<void> | undefined;
   #staleReplaced = false;
 
   /**
@@ -190,9 +191,9 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
 
   async #ensureDir(): Promise<void> {
     const dir = dirname(this.path);
+    let isDirectory: boolean;
     try {
-      const stats = await stat(dir);
-      if (!stats.isDirectory()) throw new SocketDirMissingError(this.path, dir);
+      isDirectory = (await stat(dir)).isDirectory();
     } catch (error) {
       const errno = error as NodeJS.ErrnoException;
       if (errno.code === 'ENOENT' && this.#options.createDir) {
@@ -202,9 +203,15 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
       }
       if (errno.code === 'ENOENT' || errno.code === 'ENOTDIR')
         throw new SocketDirMissingError(this.path, dir);
-      if (errno instanceof SocketDirMissingError) throw errno;
+      if (errno.code === 'EACCES' || errno.code === 'EPERM') {
+        throw new SocketPermissionDeniedError(this.path, 'cannot reach the socket directory', dir, {
+          cause: errno,
+          errno: errno.code,
+        });
+      }
       throw new BindFailedError(this.path, `stat of directory ${dir}`, errno);
     }
+    if (!isDirectory) throw new SocketDirMissingError(this.path, dir);
   }
 
   async #bindAbstract(): Promise<void> {
@@ -346,10 +353,19 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
       try {
         await this.#bindPath(gid);
       } catch (error) {
-        this.emit('error', error as Error);
+        // A close() during the rebind makes its failure moot; otherwise report it and try again next tick.
+        if (this.#closing) return;
+        if (this.listenerCount('error') > 0) this.emit('error', error as Error);
+        else this.#debug(`rebinding ${this.path} failed: ${(error as Error).message}`);
       }
     };
-    this.#watchTimer = setInterval(() => void tick(), interval);
+    this.#watchTimer = setInterval(() => {
+      // One check at a time: a rebind can take longer than the interval.
+      if (this.#watching !== undefined) return;
+      this.#watching = tick().finally(() => {
+        this.#watching = undefined;
+      });
+    }, interval);
     this.#watchTimer.unref();
   }
 
@@ -367,6 +383,8 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
 
   async #close(deadline: number): Promise<CloseResult> {
     clearInterval(this.#watchTimer);
+    // A rebind in progress finishes first, so its server and file are closed and removed below too.
+    await this.#watching;
     for (const unregister of this.#unregister) unregister();
     this.#unregister = [];
     const serversClosed = [...this.#servers].map((server) => closeServer(server));

@@ -142,7 +142,13 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
       );
       this.#watchExternal();
     } else {
-      this.#loop = this.#run();
+      this.#state = 'starting';
+      this.#loop = this.#run().catch((error: unknown) => {
+        // A throwing hook or an unexpected failure: report it and give the server up rather than reject nowhere.
+        this.#emitError(error as Error);
+        if (this.#state !== 'stopped' && this.#state !== 'failed')
+          this.#giveUp('error', null, null, error as Error);
+      });
     }
     return this.#startPromise;
   }
@@ -185,6 +191,7 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
         );
         staleIdentity = found.kind === 'stale' ? found.identity : undefined;
       } catch (error) {
+        if (this.#stopping) break;
         if (this.#options.onConflict !== 'spawn') {
           this.emit('conflict', {
             name: this.definition.name,
