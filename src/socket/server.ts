@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
-import { chmod, chown, link, lstat, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { alreadyError, closeServer, identityOf, listenOn, temporaryName } from './bind.js';
 import {
   BindFailedError,
   ChmodFailedError,
@@ -469,49 +469,4 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
  */
 export async function listenUnix(address: SocketAddress, options: ListenOptions = {}): Promise<UnixServer> {
   return new UnixServer(address, options).listen();
-}
-
-function listenOn(server: Server, path: string, backlog: number | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(error);
-    server.once('error', onError);
-    server.listen({ path, ...(backlog === undefined ? {} : { backlog }) }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    server.close(() => resolve());
-  });
-}
-
-/**
- * A private, random name in the socket's directory, no longer than the final path so it satisfies the same
- * limit. `undefined` when the final name is too short to hide a random part in.
- */
-function temporaryName(kernelPath: string): string | undefined {
-  const length = Math.min(10, Buffer.byteLength(basename(kernelPath)));
-  if (length < 5) return undefined;
-  const random = randomBytes(8)
-    .toString('hex')
-    .slice(0, length - 2);
-  return join(dirname(kernelPath), `.s${random}`);
-}
-
-async function identityOf(kernelPath: string, display: string): Promise<FileIdentity> {
-  try {
-    return identityOfStats(await lstat(kernelPath, { bigint: true }));
-  } catch (error) {
-    throw new BindFailedError(display, 'lstat after bind', error as NodeJS.ErrnoException);
-  }
-}
-
-function alreadyError(): NodeJS.ErrnoException {
-  const error: NodeJS.ErrnoException = new Error('server already listening or closed');
-  error.code = 'EALREADY';
-  return error;
 }
