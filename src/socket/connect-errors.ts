@@ -229,3 +229,11 @@ export class WriteFailedError extends SocketError {
     super('SOCKET_WRITE_FAILED', `write to ${path} failed: ${(cause as Error)?.message ?? cause}`, { cause });
   }
 }
+
+/** A {@link PoolLease} was used after its exchange ended (its connection may serve another exchange now). */
+export class LeaseEndedError extends SocketError {
+  /** @param path - the pool's address. */
+  constructor(path: string) {
+    super('SOCKET_LEASE_ENDED', `a pooled connection to ${path} was used after its exchange ended`);
+  }
+}

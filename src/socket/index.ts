@@ -14,6 +14,7 @@ export {
   ConnectionLostError,
   ConnectPermissionDeniedError,
   ConnectTimeoutError,
+  LeaseEndedError,
   NotASocketError,
   PoolClosedError,
   PoolTimeoutError,

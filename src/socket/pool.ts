@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { type ConnectOptions, connectUnix } from './client.js';
 import {
   ConnectionLostError,
+  LeaseEndedError,
   PoolClosedError,
   PoolTimeoutError,
   ReadTimeoutError,
@@ -46,24 +47,26 @@ class PooledSocket {
       this.waiter = undefined;
       waiter.resolve(chunk);
     });
-    const onGone = (error?: unknown): void => {
-      if (this.closed) return;
-      this.closed = true;
-      this.closeError = error;
-      const waiter = this.waiter;
-      this.waiter = undefined;
-      waiter?.reject(error);
-      this.onClosedIdle?.();
-    };
-    socket.on('error', (error) => onGone(error));
-    socket.on('end', () => onGone());
-    socket.on('close', () => onGone());
+    socket.on('error', (error) => this.#gone(error));
+    socket.on('end', () => this.#gone());
+    socket.on('close', () => this.#gone());
+  }
+
+  #gone(error?: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = error;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(error);
+    this.onClosedIdle?.();
   }
 
   destroy(): void {
     clearTimeout(this.idleTimer);
-    this.closed = true;
     this.socket.destroy();
+    // A pending read fails now (ConnectionLost), not whenever 'close' arrives.
+    this.#gone();
   }
 }
 
@@ -77,6 +80,7 @@ export class PoolLease {
   readonly #readTimeout: number;
   #bytesReceived = 0;
   #failed = false;
+  #ended = false;
 
   /** @internal */
   constructor(pooled: PooledSocket, path: string, readTimeout: number) {
@@ -100,12 +104,22 @@ export class PoolLease {
     return this.#failed;
   }
 
+  /** @internal Called when the exchange is over: the connection may now belong to another exchange. */
+  end(): void {
+    this.#ended = true;
+  }
+
+  #checkActive(): void {
+    if (this.#ended) throw new LeaseEndedError(this.#path);
+  }
+
   /**
    * Writes bytes; resolves when they were handed to the kernel.
    *
-   * @throws {@link WriteFailedError} when the connection is broken.
+   * @throws {@link WriteFailedError} when the connection is broken; {@link LeaseEndedError} after the exchange.
    */
   write(data: Uint8Array | string): Promise<void> {
+    this.#checkActive();
     return new Promise((resolve, reject) => {
       if (this.#pooled.closed) {
         reject(new WriteFailedError(this.#path, this.#pooled.closeError ?? new Error('connection closed')));
@@ -122,9 +136,11 @@ export class PoolLease {
    * The next chunk of bytes: first any bytes that arrived while the connection sat idle, then new data.
    *
    * @throws {@link ConnectionLostError} on EOF or reset (with the bytes received so far);
-   *   {@link ReadTimeoutError} after `readTimeout` ms without data (the connection is destroyed).
+   *   {@link ReadTimeoutError} after `readTimeout` ms without data (the connection is destroyed);
+   *   {@link LeaseEndedError} after the exchange.
    */
   read(): Promise<Buffer> {
+    this.#checkActive();
     const pooled = this.#pooled;
     const buffered = pooled.chunks.shift();
     if (buffered !== undefined) {
@@ -240,6 +256,11 @@ export class UnixSocketPool {
    */
   async exchange<T>(exchange: (lease: PoolLease) => Promise<T>): Promise<T> {
     const pooled = await this.#acquire();
+    if (this.#closed) {
+      // The pool closed while this exchange was connecting.
+      this.#discard(pooled);
+      throw new PoolClosedError(this.#path);
+    }
     this.#leased.add(pooled);
     const lease = new PoolLease(pooled, this.#path, this.#readTimeout);
     let ok = false;
@@ -248,6 +269,7 @@ export class UnixSocketPool {
       ok = true;
       return result;
     } finally {
+      lease.end();
       this.#leased.delete(pooled);
       this.#release(pooled, ok && !lease.failed);
     }

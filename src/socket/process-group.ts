@@ -67,3 +67,24 @@ export function livingGroupMembers(pgid: number): number[] {
   }
   return members;
 }
+
+/** Resolves with `promise`'s value, or `undefined` after `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    void promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+}
+
+/** Polls every 50 ms until the group has no running member; `false` if it still has one after `ms`. */
+export async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
+  const until = performance.now() + ms;
+  for (;;) {
+    if (!groupAlive(pgid)) return true;
+    if (performance.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
-import { chmod, chown, link, lstat, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { alreadyError, closeServer, identityOf, listenOn, temporaryName } from './bind.js';
 import {
   BindFailedError,
   ChmodFailedError,
@@ -116,6 +116,7 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
   #closing: Promise<CloseResult> | undefined;
   #unregister: Array<() => void> = [];
   #watchTimer: NodeJS.Timeout | undefined;
+  #watching: Promise<void> | undefined;
   #staleReplaced = false;
 
   /**
@@ -190,9 +191,9 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
 
   async #ensureDir(): Promise<void> {
     const dir = dirname(this.path);
+    let isDirectory: boolean;
     try {
-      const stats = await stat(dir);
-      if (!stats.isDirectory()) throw new SocketDirMissingError(this.path, dir);
+      isDirectory = (await stat(dir)).isDirectory();
     } catch (error) {
       const errno = error as NodeJS.ErrnoException;
       if (errno.code === 'ENOENT' && this.#options.createDir) {
@@ -202,9 +203,15 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
       }
       if (errno.code === 'ENOENT' || errno.code === 'ENOTDIR')
         throw new SocketDirMissingError(this.path, dir);
-      if (errno instanceof SocketDirMissingError) throw errno;
+      if (errno.code === 'EACCES' || errno.code === 'EPERM') {
+        throw new SocketPermissionDeniedError(this.path, 'cannot reach the socket directory', dir, {
+          cause: errno,
+          errno: errno.code,
+        });
+      }
       throw new BindFailedError(this.path, `stat of directory ${dir}`, errno);
     }
+    if (!isDirectory) throw new SocketDirMissingError(this.path, dir);
   }
 
   async #bindAbstract(): Promise<void> {
@@ -346,10 +353,19 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
       try {
         await this.#bindPath(gid);
       } catch (error) {
-        this.emit('error', error as Error);
+        // A close() during the rebind makes its failure moot; otherwise report it and try again next tick.
+        if (this.#closing) return;
+        if (this.listenerCount('error') > 0) this.emit('error', error as Error);
+        else this.#debug(`rebinding ${this.path} failed: ${(error as Error).message}`);
       }
     };
-    this.#watchTimer = setInterval(() => void tick(), interval);
+    this.#watchTimer = setInterval(() => {
+      // One check at a time: a rebind can take longer than the interval.
+      if (this.#watching !== undefined) return;
+      this.#watching = tick().finally(() => {
+        this.#watching = undefined;
+      });
+    }, interval);
     this.#watchTimer.unref();
   }
 
@@ -367,6 +383,8 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
 
   async #close(deadline: number): Promise<CloseResult> {
     clearInterval(this.#watchTimer);
+    // A rebind in progress finishes first, so its server and file are closed and removed below too.
+    await this.#watching;
     for (const unregister of this.#unregister) unregister();
     this.#unregister = [];
     const serversClosed = [...this.#servers].map((server) => closeServer(server));
@@ -451,49 +469,4 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
  */
 export async function listenUnix(address: SocketAddress, options: ListenOptions = {}): Promise<UnixServer> {
   return new UnixServer(address, options).listen();
-}
-
-function listenOn(server: Server, path: string, backlog: number | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(error);
-    server.once('error', onError);
-    server.listen({ path, ...(backlog === undefined ? {} : { backlog }) }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    server.close(() => resolve());
-  });
-}
-
-/**
- * A private, random name in the socket's directory, no longer than the final path so it satisfies the same
- * limit. `undefined` when the final name is too short to hide a random part in.
- */
-function temporaryName(kernelPath: string): string | undefined {
-  const length = Math.min(10, Buffer.byteLength(basename(kernelPath)));
-  if (length < 5) return undefined;
-  const random = randomBytes(8)
-    .toString('hex')
-    .slice(0, length - 2);
-  return join(dirname(kernelPath), `.s${random}`);
-}
-
-async function identityOf(kernelPath: string, display: string): Promise<FileIdentity> {
-  try {
-    return identityOfStats(await lstat(kernelPath, { bigint: true }));
-  } catch (error) {
-    throw new BindFailedError(display, 'lstat after bind', error as NodeJS.ErrnoException);
-  }
-}
-
-function alreadyError(): NodeJS.ErrnoException {
-  const error: NodeJS.ErrnoException = new Error('server already listening or closed');
-  error.code = 'EALREADY';
-  return error;
 }

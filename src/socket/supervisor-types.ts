@@ -178,7 +178,7 @@ export interface ConflictEvent {
 export interface GaveUpEvent {
   /** The server name. */
   name: string;
-  /** Why: `exit-code`, `max-restarts`, `conflict`, `vetoed`, `on-exit`. */
+  /** Why: `exit-code`, `max-restarts`, `conflict`, `vetoed`, `on-exit`, `error` (a hook threw). */
   reason: string;
   /** The last exit status, if any. */
   code: number | null;

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { unlink } from 'node:fs/promises';
+import { watchChild } from './child-output.js';
 import { addExitHook, addSignalCleanup } from './exit.js';
-import { LineSplitter } from './output.js';
 import { resolveAddress } from './path.js';
 import {
   assignmentHint,
@@ -14,7 +14,7 @@ import {
   type RestartPolicy,
   shellArgs,
 } from './policy.js';
-import { groupAlive, signalGroup } from './process-group.js';
+import { signalGroup, waitGroupGone, withTimeout } from './process-group.js';
 import { watchReadiness } from './readiness.js';
 import { registerSupervisedSocket } from './registry.js';
 import { type FileIdentity, inspectSocketPath, probeSocket } from './stale.js';
@@ -142,7 +142,13 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
       );
       this.#watchExternal();
     } else {
-      this.#loop = this.#run();
+      this.#state = 'starting';
+      this.#loop = this.#run().catch((error: unknown) => {
+        // A throwing hook or an unexpected failure: report it and give the server up rather than reject nowhere.
+        this.#emitError(error as Error);
+        if (this.#state !== 'stopped' && this.#state !== 'failed')
+          this.#giveUp('error', null, null, error as Error);
+      });
     }
     return this.#startPromise;
   }
@@ -185,6 +191,7 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
         );
         staleIdentity = found.kind === 'stale' ? found.identity : undefined;
       } catch (error) {
+        if (this.#stopping) break;
         if (this.#options.onConflict !== 'spawn') {
           this.emit('conflict', {
             name: this.definition.name,
@@ -318,69 +325,33 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
     return current;
   }
 
-  #watchExit(current: Current, display: string): Promise<ExitInfo> {
-    const { child } = current;
+  async #watchExit(current: Current, display: string): Promise<ExitInfo> {
     const { name } = this.definition;
-    const maxLineBytes = this.#options.maxLineBytes ?? 65_536;
-    const streams = [
-      ['stdout', child.stdout],
-      ['stderr', child.stderr],
-    ] as const;
-    const splitters = streams.map(([stream, readable]) => {
-      const splitter = new LineSplitter(maxLineBytes, (line, continued) => {
+    let uptime = 0;
+    const outcome = await watchChild(
+      current.child,
+      this.#options.maxLineBytes ?? 65_536,
+      (stream, line, continued) => {
         this.#options.logger?.info?.(`[${name}:${current.pid}] ${line}`);
         this.emit('log', { name, pid: current.pid, generation: current.generation, stream, line, continued });
-      });
-      // Always drain: a full pipe would block the server even when nobody listens to `log`.
-      readable?.on('data', (chunk: Buffer) => splitter.push(chunk));
-      return splitter;
-    });
-    child.stdin?.on('error', () => {});
-    return new Promise<ExitInfo>((resolve) => {
-      let settled = false;
-      const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void => {
-        if (settled) return;
-        settled = true;
+      },
+      () => {
         current.done = true;
-        const uptime = performance.now() - current.spawnedAt;
-        // Wait (bounded) for EOF on the pipes so the last lines are logged; a surviving grandchild may hold them.
-        const closed = streams.map(
-          ([, readable]) =>
-            new Promise<void>((done) => {
-              if (!readable || readable.readableEnded || readable.destroyed) return done();
-              const timer = setTimeout(() => {
-                readable.destroy();
-                done();
-              }, 1000);
-              readable.once('close', () => {
-                clearTimeout(timer);
-                done();
-              });
-            }),
-        );
-        void Promise.all(closed).then(() => {
-          for (const splitter of splitters) splitter.end();
-          child.stdin?.destroy();
-          if (spawnError) this.#emitError(spawnError);
-          this.#logExit(code, signal, display);
-          const info: ExitInfo = {
-            name,
-            pid: current.pid,
-            generation: current.generation,
-            code,
-            signal,
-            uptime,
-          };
-          this.emit('exited', info);
-          resolve(info);
-        });
-      };
-      child.once('exit', (code, signal) => finish(code, signal));
-      // Spawn failure (argv form: no such file): there is no process; treat it like the shell's 127.
-      child.once('error', (error: NodeJS.ErrnoException) => {
-        if (child.pid === undefined) finish(error.code === 'ENOENT' ? 127 : 126, null, error);
-      });
-    });
+        uptime = performance.now() - current.spawnedAt;
+      },
+    );
+    if (outcome.spawnError) this.#emitError(outcome.spawnError);
+    this.#logExit(outcome.code, outcome.signal, display);
+    const info: ExitInfo = {
+      name,
+      pid: current.pid,
+      generation: current.generation,
+      code: outcome.code,
+      signal: outcome.signal,
+      uptime,
+    };
+    this.emit('exited', info);
+    return info;
   }
 
   #logExit(code: number | null, signal: NodeJS.Signals | null, display: string): void {
@@ -583,23 +554,4 @@ export function installSignalHandlers(signals: NodeJS.Signals[] = ['SIGINT', 'SI
   return () => {
     for (const remove of removers) remove();
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    void promise.then((value) => {
-      clearTimeout(timer);
-      resolve(value);
-    });
-  });
-}
-
-async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
-  const until = performance.now() + ms;
-  for (;;) {
-    if (!groupAlive(pgid)) return true;
-    if (performance.now() >= until) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ConnectionLostError,
+  LeaseEndedError,
   listenUnix,
   type PoolLease,
   PoolTimeoutError,
@@ -207,5 +208,36 @@ describe('UnixSocketPool', () => {
     const slow = pool(path, { readTimeout: 100 });
     await expect(slow.exchange((lease) => lease.read())).rejects.toBeInstanceOf(ReadTimeoutError);
     expect(slow.size).toBe(0);
+  });
+});
+
+describe('PoolLease', () => {
+  it('cannot be used after its exchange ended', async () => {
+    const path = `${dir()}/s.sock`;
+    await requestServer(path);
+    const p = pool(path);
+    let kept: PoolLease | undefined;
+    await p.exchange(async (lease) => {
+      kept = lease;
+      return ask(lease, 'a');
+    });
+    expect(() => kept?.write('late\n')).toThrow(LeaseEndedError);
+    expect(() => kept?.read()).toThrow(LeaseEndedError);
+  });
+
+  it('close() waits for an active exchange up to the deadline, then destroys it', async () => {
+    const path = `${dir()}/s.sock`;
+    await requestServer(path);
+    const p = pool(path);
+    let leased = false;
+    const active = p.exchange((lease) => {
+      leased = true;
+      return lease.read();
+    });
+    await until(() => leased, 'the lease');
+    const started = performance.now();
+    await p.close({ deadline: 200 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    await expect(active).rejects.toBeInstanceOf(ConnectionLostError);
   });
 });

@@ -447,4 +447,78 @@ describe('when the supervisor process ends', () => {
     await host.exited;
     await until(() => livingInGroup(pid).length === 0, 'the orphaned server to exit on EOF');
   });
+
+  it('installSignalHandlers: SIGTERM to the supervisor stops the server group, then the supervisor dies by SIGTERM', async () => {
+    const sock = `${dir()}/s.sock`;
+    const host = startFixture('supervise.ts', [
+      JSON.stringify({ name: 'child', socket: sock, startCmd: server(sock, '--children', '1') }),
+      'signals',
+    ]);
+    fixtures.push(host);
+    const pid = Number((await host.line(/^server \d+$/)).slice(7));
+    await until(() => livingInGroup(pid).length === 2, 'the server and its child');
+    host.child.kill('SIGTERM');
+    expect(await host.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(livingInGroup(pid)).toEqual([]);
+  });
+});
+
+describe('hooks and limits', () => {
+  it('beforeSpawn adjusts the environment and can veto a spawn; onExit can stop the restarts', async () => {
+    const sock = `${dir()}/s.sock`;
+    let spawns = 0;
+    const r = supervise(
+      { name: 'hooked', socket: sock, startCmd: `${server(sock)} --say "gen $GEN"` },
+      {
+        beforeSpawn: (context) => {
+          spawns++;
+          context.env.GEN = String(context.generation);
+          return spawns <= 2 ? undefined : false;
+        },
+        respawnInterval: 100,
+      },
+    );
+    await r.sup.start();
+    await until(() => r.of('log').some((l) => l.line === 'gen 1'), 'gen 1 from the environment');
+    process.kill(r.sup.pid!, 'SIGKILL');
+    await once(r.sup, 'restart');
+    await until(() => r.of('log').some((l) => l.line === 'gen 2'), 'gen 2');
+    const gaveUp = once<{ reason: string }>(r.sup, 'gave-up');
+    process.kill(r.sup.pid!, 'SIGKILL');
+    expect((await gaveUp).reason).toBe('vetoed');
+
+    const stopper = supervise(
+      { name: 'stopper', socket: `${dir()}/s.sock`, startCmd: `${NODE} ${SERVER} --exit 3` },
+      { awaitReady: false, onExit: (info) => (info.code === 3 ? 'stop' : 'default') },
+    );
+    await stopper.sup.start();
+    expect((await once<{ reason: string; code: number }>(stopper.sup, 'gave-up')).code).toBe(3);
+    expect(stopper.of('started')).toHaveLength(1);
+  });
+
+  it('backoff: maxRestarts within restartWindow gives up', async () => {
+    const r = supervise(
+      { name: 'loop', socket: `${dir()}/s.sock`, startCmd: `${NODE} ${SERVER} --exit 1` },
+      {
+        policy: 'backoff',
+        awaitReady: false,
+        respawnInterval: 20,
+        backoff: { initialDelay: 20, maxDelay: 20, maxRestarts: 2, restartWindow: 60_000 },
+      },
+    );
+    await r.sup.start();
+    const gaveUp = await once<{ reason: string; restarts: number }>(r.sup, 'gave-up', 20_000);
+    expect(gaveUp).toMatchObject({ reason: 'max-restarts', restarts: 2 });
+    expect(r.of('started')).toHaveLength(3);
+  });
+
+  it('killOnReadyTimeout kills a server that never binds and restarts it per policy', async () => {
+    const r = supervise(
+      { name: 'mute', socket: `${dir()}/s.sock`, startCmd: `${NODE} ${SERVER} --stdin-eof-exit` },
+      { readyTimeout: 200, killOnReadyTimeout: true, respawnInterval: 100, awaitReady: false },
+    );
+    await r.sup.start();
+    await until(() => r.of('started').length >= 2, 'a second spawn after the kill');
+    expect(r.of('exited')[0]).toMatchObject({ signal: 'SIGKILL' });
+  });
 });

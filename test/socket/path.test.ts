@@ -1,9 +1,10 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   InvalidSocketPathError,
   maxSocketPathBytes,
   SocketPathTooLongError,
+  UnsupportedPlatformError,
 } from '../../src/socket/index.js';
 import { resolveAddress } from '../../src/socket/path.js';
 
@@ -75,5 +76,23 @@ describe('resolveAddress', () => {
       }),
       { seed: 42, numRuns: 500 },
     );
+  });
+});
+
+describe('platforms', () => {
+  const real = Object.getOwnPropertyDescriptor(process, 'platform')!;
+  const pretend = (platform: string): void => {
+    Object.defineProperty(process, 'platform', { ...real, value: platform });
+  };
+  afterEach(() => {
+    Object.defineProperty(process, 'platform', real);
+  });
+
+  it('rejects abstract names off Linux and every Unix socket on Windows (named pipes are another mechanism)', () => {
+    pretend('darwin');
+    expect(() => resolveAddress({ abstract: 'x' })).toThrow(UnsupportedPlatformError);
+    expect(() => resolveAddress(`/${'a'.repeat(103)}`)).toThrow(SocketPathTooLongError);
+    pretend('win32');
+    expect(() => resolveAddress('C:/x.sock')).toThrow(UnsupportedPlatformError);
   });
 });
