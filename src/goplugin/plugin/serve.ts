@@ -1,24 +1,15 @@
-import { X509Certificate } from 'node:crypto';
-import {
-  type ChannelOptions,
-  credentials,
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type sendUnaryData,
-  status,
-} from '@grpc/grpc-js';
+import { type ChannelOptions, Server } from '@grpc/grpc-js';
 import { checkMagicCookie, MAGIC_COOKIE_MESSAGE, PLUGIN_ENV } from '../env.js';
 import { GoPluginError, ServeError } from '../errors.js';
 import { formatHandshake } from '../handshake.js';
 import { createHclogLogger, type Logger, writeFully } from '../hclog.js';
-import { type AutoMTLSCertificateOptions, generateAutoMTLSCertificate } from '../mtls.js';
+import type { AutoMTLSCertificateOptions } from '../mtls.js';
 import { negotiateProtocolVersion } from '../negotiate.js';
-import { type BrokerStream, GRPCBroker, shutdownServer } from './broker.js';
+import { GRPCBroker, shutdownServer } from './broker.js';
 import { type BoundListener, bindListener, defaultTransport, type PluginTransport } from './listen.js';
-import { internalServices } from './protos.js';
+import { registerInternalServices } from './services.js';
 import { StdioCapture } from './stdio.js';
+import { autoMTLS, insecure, type PluginSecurity } from './tls.js';
 
 /** go-plugin hosts set call limits to `math.MaxInt32` (`hashicorp/go-plugin: grpc_client.go`). */
 export const GO_PLUGIN_MAX_MESSAGE_LENGTH = 2_147_483_647;
@@ -189,41 +180,20 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   const ignoreSigint = () => {};
   process.on('SIGINT', ignoreSigint);
 
-  // 6. AutoMTLS.
-  // Reattaching has no certificate exchange, so test mode never enables AutoMTLS.
+  // 6. AutoMTLS. Reattaching has no certificate exchange, so test mode never enables it.
   const clientCertPem = options.autoMTLS === false || testMode ? '' : (env[PLUGIN_ENV.clientCert] ?? '');
-  let tls: { certPem: string; certDer: Buffer; keyPem: string; clientCertPem: string } | undefined;
-  if (clientCertPem !== '') {
-    try {
-      new X509Certificate(clientCertPem);
-    } catch (error) {
-      process.removeListener('SIGINT', ignoreSigint);
-      return failStart(
-        new ServeError('GOPLUGIN_CLIENT_CERT_INVALID', 'client cert provided but failed to parse', {
-          cause: error,
-        }),
-      );
-    }
-    const cert = generateAutoMTLSCertificate(typeof options.autoMTLS === 'object' ? options.autoMTLS : {});
-    tls = { ...cert, clientCertPem };
-    logger.info('configuring server automatic mTLS');
+  let security: PluginSecurity;
+  try {
+    security =
+      clientCertPem === ''
+        ? insecure()
+        : autoMTLS(clientCertPem, typeof options.autoMTLS === 'object' ? options.autoMTLS : {});
+  } catch (error) {
+    process.removeListener('SIGINT', ignoreSigint);
+    return failStart(error);
   }
-  const serverCredentials = () =>
-    tls === undefined
-      ? ServerCredentials.createInsecure()
-      : ServerCredentials.createSsl(
-          Buffer.from(tls.clientCertPem),
-          [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }],
-          true,
-        );
-  const channelCredentials = () =>
-    tls === undefined
-      ? credentials.createInsecure()
-      : credentials.createSsl(
-          Buffer.from(tls.clientCertPem),
-          Buffer.from(tls.keyPem),
-          Buffer.from(tls.certPem),
-        );
+  if (security.certDer !== undefined) logger.info('configuring server automatic mTLS');
+  const { serverCredentials, channelCredentials } = security;
 
   // 7. Server and services.
   const limit = options.maxMessageLength ?? GO_PLUGIN_MAX_MESSAGE_LENGTH;
@@ -231,13 +201,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     'grpc.max_receive_message_length': limit,
     'grpc.max_send_message_length': limit,
   };
-  const channelOptions: ChannelOptions = {
-    ...serverOptions,
-    // The AutoMTLS certificate names only DNS:localhost; TCP targets would otherwise be checked against the IP.
-    ...(tls === undefined
-      ? {}
-      : { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' }),
-  };
+  const channelOptions: ChannelOptions = { ...serverOptions, ...security.channelOptions };
   const transport = options.transport ?? defaultTransport();
   const server = new Server(serverOptions);
   const broker = new GRPCBroker({
@@ -257,7 +221,6 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
         }
       : {},
   );
-  const watches = new Set<ServerWritableStream<unknown, unknown>>();
 
   let listener: BoundListener | undefined;
   let stopping: Promise<void> | undefined;
@@ -286,8 +249,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       removeHandlers();
-      for (const watch of watches) watch.end();
-      watches.clear();
+      internal.endWatches();
       stdio.stop();
       await broker.close();
       await shutdownServer(server);
@@ -298,29 +260,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     return stopping;
   };
 
-  const internal = internalServices();
-  server.addService(internal.health, {
-    Check: (call: ServerUnaryCall<{ service: string }, unknown>, callback: sendUnaryData<unknown>) => {
-      const name = call.request.service;
-      if (name === '' || name === 'plugin') callback(null, { status: 1 });
-      else callback({ code: status.NOT_FOUND, details: `unknown service ${JSON.stringify(name)}` });
-    },
-    Watch: (call: ServerWritableStream<{ service: string }, unknown>) => {
-      const name = call.request.service;
-      call.write({ status: name === '' || name === 'plugin' ? 1 : 3 });
-      watches.add(call);
-      call.on('cancelled', () => watches.delete(call));
-    },
-  });
-  server.addService(internal.controller, {
-    Shutdown: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      // Reply first, then stop: the host ignores the outcome, but an answered call avoids a needless error.
-      callback(null, {});
-      setImmediate(() => void stop());
-    },
-  });
-  server.addService(internal.stdio, { StreamStdio: stdio.streamStdio });
-  server.addService(internal.broker, { StartStream: (call: BrokerStream) => broker.attach(call) });
+  const internal = registerInternalServices(server, { stdio, broker, onShutdown: () => void stop() });
 
   try {
     await register(server, { version, broker, logger });
@@ -342,7 +282,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     network: listener.network,
     address: listener.address,
     env,
-    ...(tls === undefined ? {} : { serverCertDer: tls.certDer }),
+    ...(security.certDer === undefined ? {} : { serverCertDer: security.certDer }),
   });
   if (!testMode) {
     writeFully(1, handshake);
