@@ -1,0 +1,183 @@
+/**
+ * Kong's connection model on the Kong side (kong-rpc spec §1): a pool of Unix-socket connections per socket
+ * path, each carrying one request at a time, never pipelined; idle connections are kept (up to `maxIdle`) and
+ * closed after `idleTimeout`, as nginx's keepalive pool does. Private to the Kong layer until the socket
+ * module's pool can take its place.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { ConnectionClosedError, RemoteError } from '../errors.js';
+import { KongConnectError } from './errors.js';
+import { type KongClientConnection, openKongClientConnection } from './transport.js';
+
+/** Options of the pool. */
+export interface PoolOptions {
+  socketPath: string;
+  maxIdle: number;
+  idleTimeout: number;
+  connectTimeout: number;
+  connectRetry: number;
+  onServerPid: (pid: number) => void;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+const RETRYABLE_CONNECT_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'EAGAIN']);
+
+/** @internal */
+export class ConnectionPool {
+  private readonly options: PoolOptions;
+  private readonly idle: KongClientConnection[] = [];
+  private readonly all = new Set<KongClientConnection>();
+  private closed = false;
+
+  constructor(options: PoolOptions) {
+    this.options = options;
+  }
+
+  /** Connections open now (idle and busy). */
+  get size(): number {
+    return this.all.size;
+  }
+
+  /** Idle connections now. */
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  /**
+   * One request on a pooled connection. A `RemoteError` leaves the connection healthy and pooled; any other
+   * failure (timeout, abort, protocol error, close) discards it, so the pool never hands out a connection in
+   * an unknown state.
+   */
+  async call(method: string, param: unknown, options: CallOptions): Promise<unknown> {
+    const connection = await this.acquire(options.signal);
+    try {
+      const result = await connection.request(method, param, options);
+      this.release(connection);
+      return result;
+    } catch (error) {
+      if (error instanceof RemoteError) this.release(connection);
+      else this.discard(connection);
+      throw error;
+    }
+  }
+
+  /** Closes every connection; calls in progress reject with `ConnectionClosedError`. */
+  close(): void {
+    this.closed = true;
+    for (const connection of this.all) connection.destroy();
+    this.all.clear();
+    this.idle.length = 0;
+  }
+
+  private async acquire(signal: AbortSignal | undefined): Promise<KongClientConnection> {
+    if (this.closed) throw new ConnectionClosedError('local', undefined, 'Kong plugin client is closed');
+    for (;;) {
+      const connection = this.idle.pop();
+      if (connection === undefined) break;
+      connection.setIdle(false);
+      if (!connection.closed) return connection;
+      this.all.delete(connection);
+    }
+    const socket = await this.connect(signal);
+    if (this.closed) {
+      socket.destroy();
+      throw new ConnectionClosedError('local', undefined, 'Kong plugin client is closed');
+    }
+    const connection = openKongClientConnection(socket, {
+      onServerPid: this.options.onServerPid,
+      idleTimeout: this.options.idleTimeout,
+      onIdleTimeout: (expired) => this.discard(expired),
+    });
+    this.all.add(connection);
+    connection.onClose(() => this.forget(connection));
+    return connection;
+  }
+
+  private release(connection: KongClientConnection): void {
+    if (this.closed || connection.closed) {
+      this.discard(connection);
+      return;
+    }
+    if (this.idle.length >= this.options.maxIdle) {
+      // nginx closes connections that do not fit in the keepalive pool.
+      this.discard(connection);
+      return;
+    }
+    connection.setIdle(true);
+    this.idle.push(connection);
+  }
+
+  private discard(connection: KongClientConnection): void {
+    connection.destroy();
+    this.forget(connection);
+  }
+
+  private forget(connection: KongClientConnection): void {
+    this.all.delete(connection);
+    const index = this.idle.indexOf(connection);
+    if (index >= 0) this.idle.splice(index, 1);
+  }
+
+  /** Connects, retrying ENOENT/ECONNREFUSED for `connectRetry` ms (a server that is still starting). */
+  private async connect(signal: AbortSignal | undefined): Promise<Socket> {
+    const { socketPath, connectTimeout, connectRetry } = this.options;
+    const giveUpAt = performance.now() + connectRetry;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await connectOnce(socketPath, connectTimeout, signal);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const retry = code !== undefined && RETRYABLE_CONNECT_ERRORS.has(code) && performance.now() < giveUpAt;
+        if (!retry || signal?.aborted) throw new KongConnectError(socketPath, { cause: error });
+        await delay(Math.min(10 * 2 ** attempt, 200), signal);
+      }
+    }
+  }
+}
+
+function connectOnce(path: string, timeout: number, signal: AbortSignal | undefined): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const socket = createConnection(path);
+    const fail = (error: unknown) => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const onAbort = () => fail(signal?.reason);
+    const timer = setTimeout(() => fail(Object.assign(new Error(`connect timed out after ${timeout} ms`), { code: 'ETIMEDOUT' })), timeout);
+    timer.unref();
+    const cleanup = () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    socket.once('error', fail);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      cleanup();
+      resolve(socket);
+    });
+  });
+}
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
