@@ -84,6 +84,11 @@ export interface KongPluginClientOptions {
   socketPath: string;
   /** Idle connections kept per socket (`lua_socket_pool_size`). Default 256. */
   poolSize?: number;
+  /**
+   * Connections open at once; further calls wait for one (nginx opens as many as it has requests, which can
+   * overflow a listen backlog). Default 256.
+   */
+  maxConnections?: number;
   /** Idle connections are closed after this long (nginx keepalive). Default 60,000 ms. */
   idleTimeout?: number;
   /** Per-event deadline, and per-request timeout of the other methods (Kong: 60 s). Default 60,000 ms. */
@@ -128,6 +133,7 @@ export class KongPluginClient {
     this.retries = options.retries ?? 1;
     this.pool = new ConnectionPool({
       socketPath: options.socketPath,
+      maxConnections: options.maxConnections ?? 256,
       maxIdle: options.poolSize ?? 256,
       idleTimeout: options.idleTimeout ?? 60_000,
       connectTimeout: options.connectTimeout ?? 60_000,

@@ -171,7 +171,7 @@ export class ServerEvent {
   private handlerFailed(error: unknown): void {
     this.hooks.failed(this, error);
     if (this.closedReason !== undefined) return;
-    this.failure = `plugin ${this.plugin} failed in phase ${this.phase}: ${describe(error)}`;
+    this.failure = safeText(`plugin ${this.plugin} failed in phase ${this.phase}: ${describe(error)}`);
     // Calls the handler left behind can never be answered usefully now.
     for (const entry of this.queue.splice(0)) {
       entry.reject(new KongEventClosedError(this.id, entry.method, 'failed'));
@@ -187,6 +187,17 @@ export class ServerEvent {
     for (const entry of orphans) entry.reject(new KongEventClosedError(this.id, entry.method, reason));
     this.hooks.finished(this);
   }
+}
+
+/**
+ * Kong restarts instances (and retries the event, without limit) when an error contains `no plugin instance`
+ * (mp_rpc `handle_event`), so that text must appear only in the unknown-instance error (spec §6.1): anywhere
+ * else, for example inside a plugin's own error message, it is defused.
+ *
+ * @internal
+ */
+export function safeText(text: string): string {
+  return text.replace(/no plugin instance/gi, 'no plugin-instance');
 }
 
 function describe(error: unknown): string {

@@ -5,13 +5,14 @@
  * module's pool can take its place.
  */
 import { createConnection, type Socket } from 'node:net';
-import { ConnectionClosedError, RemoteError } from '../errors.js';
+import { ConnectionClosedError, RemoteError, RequestAbortedError } from '../errors.js';
 import { KongConnectError } from './errors.js';
 import { type KongClientConnection, openKongClientConnection } from './transport.js';
 
 /** Options of the pool. */
 export interface PoolOptions {
   socketPath: string;
+  maxConnections: number;
   maxIdle: number;
   idleTimeout: number;
   connectTimeout: number;
@@ -27,11 +28,18 @@ export interface CallOptions {
 
 const RETRYABLE_CONNECT_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'EAGAIN']);
 
+/** A call waiting for a connection: it gets a released one, or `undefined` (a slot to connect in). */
+interface Waiter {
+  grant(connection: KongClientConnection | undefined): void;
+}
+
 /** @internal */
 export class ConnectionPool {
   private readonly options: PoolOptions;
   private readonly idle: KongClientConnection[] = [];
   private readonly all = new Set<KongClientConnection>();
+  private readonly waiters: Waiter[] = [];
+  private connecting = 0;
   private closed = false;
 
   constructor(options: PoolOptions) {
@@ -54,7 +62,7 @@ export class ConnectionPool {
    * an unknown state.
    */
   async call(method: string, param: unknown, options: CallOptions): Promise<unknown> {
-    const connection = await this.acquire(options.signal);
+    const connection = await this.acquire(method, options.signal);
     try {
       const result = await connection.request(method, param, options);
       this.release(connection);
@@ -69,21 +77,62 @@ export class ConnectionPool {
   /** Closes every connection; calls in progress reject with `ConnectionClosedError`. */
   close(): void {
     this.closed = true;
+    for (const waiter of this.waiters.splice(0)) waiter.grant(undefined);
     for (const connection of this.all) connection.destroy();
     this.all.clear();
     this.idle.length = 0;
   }
 
-  private async acquire(signal: AbortSignal | undefined): Promise<KongClientConnection> {
-    if (this.closed) throw new ConnectionClosedError('local', undefined, 'Kong plugin client is closed');
+  private async acquire(method: string, signal: AbortSignal | undefined): Promise<KongClientConnection> {
     for (;;) {
+      if (this.closed) throw new ConnectionClosedError('local', undefined, 'Kong plugin client is closed');
       const connection = this.idle.pop();
-      if (connection === undefined) break;
-      connection.setIdle(false);
-      if (!connection.closed) return connection;
-      this.all.delete(connection);
+      if (connection !== undefined) {
+        connection.setIdle(false);
+        if (!connection.closed) return connection;
+        this.forget(connection);
+        continue;
+      }
+      if (this.all.size + this.connecting < this.options.maxConnections) return this.open(signal);
+      // At the cap: wait for a released connection, or for a slot when one closes.
+      const granted = await this.wait(method, signal);
+      if (granted !== undefined) return granted;
     }
-    const socket = await this.connect(signal);
+  }
+
+  private wait(method: string, signal: AbortSignal | undefined): Promise<KongClientConnection | undefined> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new RequestAbortedError(method, undefined, false, signal.reason));
+        return;
+      }
+      const onAbort = () => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(new RequestAbortedError(method, undefined, false, signal?.reason));
+      };
+      const waiter: Waiter = {
+        grant: (connection) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(connection);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  private async open(signal: AbortSignal | undefined): Promise<KongClientConnection> {
+    this.connecting++;
+    let socket: Socket;
+    try {
+      socket = await this.connect(signal);
+    } catch (error) {
+      this.connecting--;
+      this.slotFreed();
+      throw error;
+    }
+    this.connecting--;
     if (this.closed) {
       socket.destroy();
       throw new ConnectionClosedError('local', undefined, 'Kong plugin client is closed');
@@ -98,6 +147,11 @@ export class ConnectionPool {
     return connection;
   }
 
+  /** A connection attempt failed: its slot is free again. */
+  private slotFreed(): void {
+    this.waiters.shift()?.grant(undefined);
+  }
+
   private release(connection: KongClientConnection): void {
     if (this.closed || connection.closed) {
       this.discard(connection);
@@ -106,6 +160,11 @@ export class ConnectionPool {
     if (this.idle.length >= this.options.maxIdle) {
       // nginx closes connections that do not fit in the keepalive pool.
       this.discard(connection);
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) {
+      waiter.grant(connection);
       return;
     }
     connection.setIdle(true);
@@ -118,9 +177,9 @@ export class ConnectionPool {
   }
 
   private forget(connection: KongClientConnection): void {
-    this.all.delete(connection);
     const index = this.idle.indexOf(connection);
     if (index >= 0) this.idle.splice(index, 1);
+    if (this.all.delete(connection)) this.slotFreed();
   }
 
   /** Connects, retrying ENOENT/ECONNREFUSED for `connectRetry` ms (a server that is still starting). */

@@ -7,7 +7,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { KongConfigError, KongSocketInUseError } from './errors.js';
-import { type EventHooks, ServerEvent, type StepData } from './event.js';
+import { type EventHooks, ServerEvent, type StepData, safeText } from './event.js';
 import {
   isKongPhase,
   type KongPluginDefinition,
@@ -491,14 +491,6 @@ export class KongPluginServer {
       // A failing log hook must not break the protocol.
     }
   }
-}
-
-/**
- * Kong restarts instances (and retries the event, without limit) when an error contains `no plugin instance`
- * (mp_rpc `handle_event`), so that text must appear only in the unknown-instance error (spec §6.1).
- */
-function safeText(text: string): string {
-  return text.replace(/no plugin instance/gi, 'no plugin-instance');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
