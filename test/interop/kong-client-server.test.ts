@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   ConnectionClosedError,
   KongConnectError,
-  KongPluginClient,
   type KongPdkHandler,
+  KongPluginClient,
   KongPluginServer,
   type KongServerLogEntry,
   RemoteError,
@@ -37,7 +37,10 @@ function setup(options: { instanceIdBase?: number } = {}) {
         async access(kong) {
           const host = await kong.request.getHeader('host');
           const headers = await kong.request.getHeaders();
-          await kong.response.setHeader('x-echo', `${config.tag ?? ''}:${host}:${Object.keys(headers).length}`);
+          await kong.response.setHeader(
+            'x-echo',
+            `${config.tag ?? ''}:${host}:${Object.keys(headers).length}`,
+          );
         },
       }),
     });
@@ -146,7 +149,9 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
       expect(closedByRestart, String(failure)).toBe(true);
     }
     const status = (await client.getStatus()) as { Plugins: { echo: { Instances: { Id: number }[] } } };
-    expect(status.Plugins.echo.Instances.map((instance) => instance.Id).every((id) => id >= 500_000)).toBe(true);
+    expect(status.Plugins.echo.Instances.map((instance) => instance.Id).every((id) => id >= 500_000)).toBe(
+      true,
+    );
   });
 
   it('ends the event of a plugin that throws with the spec’s error, logs it, and keeps serving', async () => {
@@ -160,7 +165,9 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
       const failure = client.runEvent('thrower', { after }, 'access', headerPdk('x').pdk);
       await expect(failure).rejects.toBeInstanceOf(RemoteError);
       // "no plugin instance" in the plugin's message is defused: Kong would retry forever on it.
-      await expect(failure).rejects.toThrow('plugin thrower failed in phase access: boom (no plugin-instance here)');
+      await expect(failure).rejects.toThrow(
+        'plugin thrower failed in phase access: boom (no plugin-instance here)',
+      );
     }
     expect(server.activeEvents).toBe(0);
     expect(logs.filter((entry) => entry.level === 'error' && entry.plugin === 'thrower')).toHaveLength(2);
@@ -177,7 +184,9 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
     const client = new KongPluginClient({ socketPath, timeout: 300 });
     resources.push(() => client.close());
     // The plugin server never answers.
-    await expect(client.runEvent('sleeper', {}, 'access', headerPdk('x').pdk)).rejects.toBeInstanceOf(TimeoutError);
+    await expect(client.runEvent('sleeper', {}, 'access', headerPdk('x').pdk)).rejects.toBeInstanceOf(
+      TimeoutError,
+    );
     // The caller's PDK never answers.
     const hanging: KongPdkHandler = () => new Promise(() => {});
     await expect(client.runEvent('echo', {}, 'access', hanging)).rejects.toBeInstanceOf(TimeoutError);

@@ -102,7 +102,9 @@ export function parseMiniKong(stdout: string): MiniKongLine[] {
 
 /** Hex of bytes, space-separated, for readable byte assertions. */
 export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  return Buffer.from(bytes)
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1 ');
 }
 
 /** Hex of a string's UTF-8 bytes. */

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KongPluginServer, KongStepError, KongEventClosedError } from '../../src/msgpack-rpc/index.js';
+import { KongEventClosedError, KongPluginServer, KongStepError } from '../../src/msgpack-rpc/index.js';
 import { checkPeer, commandSucceeds } from '../helpers/peers.js';
 import {
   everyStepPlugin,
@@ -43,7 +43,8 @@ function runMiniKong(socket: string, phases: string, mode?: string): Promise<Min
 function stepAfter(lines: MiniKongLine[], pdkMethod: string): Extract<MiniKongLine, { kind: 'sent' }> {
   const index = lines.findIndex((line) => line.kind === 'text' && line.text === `pdk ${pdkMethod}`);
   const next = lines.slice(index + 1).find((line) => line.kind === 'sent');
-  if (index < 0 || next === undefined || next.kind !== 'sent') throw new Error(`no Step after pdk ${pdkMethod}`);
+  if (index < 0 || next === undefined || next.kind !== 'sent')
+    throw new Error(`no Step after pdk ${pdkMethod}`);
   return next;
 }
 
@@ -134,7 +135,9 @@ describe.skipIf(!available)('KongPluginServer driven by Kong’s encoder (luajit
     expect(observed.consumer).toEqual({ id: 'c-1', username: 'alice' });
     expect(observed.route).toEqual({ id: 'r-1', paths: ['/'] });
     expect(observed.service).toEqual({ id: 's-1', port: 8080 });
-    expect(observed.memory).toEqual({ lua_shared_dicts: { kong: { allocated_slabs: 12288, capacity: 5242880 } } });
+    expect(observed.memory).toEqual({
+      lua_shared_dicts: { kong: { allocated_slabs: 12288, capacity: 5242880 } },
+    });
     expect(observed.stepPlugin).toEqual({ _method: 'plugin.StepPlugin', value: 1 });
     expect(observed.responseHeaders).toEqual({ 'x-greeting': ['hello from lua'], 'x-long': [FORTY_BYTES] });
     expect(observed.serialized).toBe('{"request":{"uri":"\\/"}}');

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  KongPluginClient,
   type KongPdkHandler,
+  KongPluginClient,
   NoPluginInstanceError,
   pdkFailure,
   RemoteError,
@@ -20,10 +20,16 @@ import { tempDir } from './kong-helpers.js';
 
 const bin = fileURLToPath(new URL('../../node_modules/.bin/kong-js-pluginserver', import.meta.url));
 const pluginsDir = fileURLToPath(new URL('../fixtures/kong-pdk/plugins', import.meta.url));
-const available = checkPeer('kong-pdk (npm dev dependency, node_modules/.bin/kong-js-pluginserver)', existsSync(bin));
+const available = checkPeer(
+  'kong-pdk (npm dev dependency, node_modules/.bin/kong-js-pluginserver)',
+  existsSync(bin),
+);
 
 /** A fake Kong PDK that records calls and keeps the response headers the plugin sets. */
-function fakeKong(requestHeaders: Record<string, string | string[]>, overrides: Record<string, unknown> = {}) {
+function fakeKong(
+  requestHeaders: Record<string, string | string[]>,
+  overrides: Record<string, unknown> = {},
+) {
   const calls: [string, unknown[]][] = [];
   const responseHeaders: Record<string, unknown> = {};
   const pdk: KongPdkHandler = (method, args) => {
@@ -83,7 +89,14 @@ describe.skipIf(!available)('KongPluginClient against kong-pdk’s kong-js-plugi
       priority: 900,
       schema: {
         name: 'gatekeeper',
-        fields: [{ config: { type: 'record', fields: [{ greeting: { type: 'string' } }, { token: { type: 'string' } }] } }],
+        fields: [
+          {
+            config: {
+              type: 'record',
+              fields: [{ greeting: { type: 'string' } }, { token: { type: 'string' } }],
+            },
+          },
+        ],
       },
     });
   });
@@ -126,7 +139,9 @@ describe.skipIf(!available)('KongPluginClient against kong-pdk’s kong-js-plugi
 
     const closed = await client.closeInstance(status.id);
     expect(closed).toMatchObject({ name: 'gatekeeper', id: status.id, config });
-    await expect(client.handleEvent(status.id, 'access', kong.pdk)).rejects.toBeInstanceOf(NoPluginInstanceError);
+    await expect(client.handleEvent(status.id, 'access', kong.pdk)).rejects.toBeInstanceOf(
+      NoPluginInstanceError,
+    );
     await expect(client.instanceStatus(status.id)).rejects.toMatchObject({
       instanceId: status.id,
       message: `no plugin instance #${status.id}`,
@@ -142,12 +157,17 @@ describe.skipIf(!available)('KongPluginClient against kong-pdk’s kong-js-plugi
       terminal: { method: 'kong.response.exit', args: [403, 'forbidden', { 'x-gatekeeper': 'denied' }] },
     });
     // The connection went back to the pool in a clean state: the next event on it works.
-    expect((await client.handleEvent(id, 'access', fakeKong({ 'x-token': 'letmein' }).pdk)).terminal).toBeUndefined();
+    expect(
+      (await client.handleEvent(id, 'access', fakeKong({ 'x-token': 'letmein' }).pdk)).terminal,
+    ).toBeUndefined();
   });
 
   it('answers a Kong 2.x PDK failure with plugin.StepError, which the JS plugin sees as a thrown error', async () => {
     const { id } = await client.startInstance('gatekeeper', config);
-    const kong = fakeKong({ 'x-token': 'letmein' }, { 'kong.request.get_body': pdkFailure('body too large') });
+    const kong = fakeKong(
+      { 'x-token': 'letmein' },
+      { 'kong.request.get_body': pdkFailure('body too large') },
+    );
     await client.handleEvent(id, 'access', kong.pdk);
     expect(kong.responseHeaders['x-gatekeeper-body']).toBe(
       'failed: PDK method kong.request.get_body failed:  body too large',

@@ -4,10 +4,17 @@
  */
 import { RemoteError, RequestAbortedError, TimeoutError } from '../errors.js';
 import { KongPdkError, KongProtocolError, NoPluginInstanceError } from './errors.js';
+import { InstanceCache } from './instance-cache.js';
 import type { KongPhase } from './plugins.js';
 import { type CallOptions, ConnectionPool } from './pool.js';
-import { fixPdkResult, isPdkFailure, type PdkFailure, pdkArguments, stepMethodFor, TERMINAL_PDK_METHODS } from './steps.js';
-import { InstanceCache } from './instance-cache.js';
+import {
+  fixPdkResult,
+  isPdkFailure,
+  type PdkFailure,
+  pdkArguments,
+  stepMethodFor,
+  TERMINAL_PDK_METHODS,
+} from './steps.js';
 
 /**
  * The caller's implementation of Kong's PDK: runs one PDK call of the plugin and returns its (first) result.
@@ -173,7 +180,10 @@ export class KongPluginClient {
    * @throws `RemoteError` when the server does not know the plugin.
    */
   async getPluginInfo(name: string): Promise<KongRemotePluginInfo> {
-    const info = record(await this.pool.call('plugin.GetPluginInfo', name, this.callOptions()), 'plugin.GetPluginInfo');
+    const info = record(
+      await this.pool.call('plugin.GetPluginInfo', name, this.callOptions()),
+      'plugin.GetPluginInfo',
+    );
     return {
       name: String(info.Name),
       version: String(info.Version),
@@ -246,7 +256,12 @@ export class KongPluginClient {
     const deadline = new EventDeadline(timeout, options.signal);
     try {
       let step = stepData(
-        await this.callInstance('plugin.HandleEvent', { InstanceId: instanceId, EventName: phase }, deadline.options(), instanceId),
+        await this.callInstance(
+          'plugin.HandleEvent',
+          { InstanceId: instanceId, EventName: phase },
+          deadline.options(),
+          instanceId,
+        ),
         'plugin.HandleEvent',
       );
       const eventId = step.EventId;
@@ -269,7 +284,12 @@ export class KongPluginClient {
           stepMethod = stepMethodFor(method, value);
         }
         // An undefined Data is left out of the map by the Kong encoding, exactly as Kong's nil drops the key.
-        const reply = await this.callInstance(stepMethod, { EventId: eventId, Data: value }, deadline.options(), instanceId);
+        const reply = await this.callInstance(
+          stepMethod,
+          { EventId: eventId, Data: value },
+          deadline.options(),
+          instanceId,
+        );
         step = stepData(reply, stepMethod);
       }
     } catch (error) {
@@ -320,12 +340,21 @@ export class KongPluginClient {
     return { timeout: this.timeout };
   }
 
-  private async callInstance(method: string, param: unknown, options: CallOptions, instanceId?: number): Promise<unknown> {
+  private async callInstance(
+    method: string,
+    param: unknown,
+    options: CallOptions,
+    instanceId?: number,
+  ): Promise<unknown> {
     try {
       return await this.pool.call(method, param, options);
     } catch (error) {
       if (error instanceof RemoteError && /no plugin instance/i.test(error.message)) {
-        throw new NoPluginInstanceError(instanceId ?? (typeof param === 'number' ? param : -1), error.message, { cause: error });
+        throw new NoPluginInstanceError(
+          instanceId ?? (typeof param === 'number' ? param : -1),
+          error.message,
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -343,7 +372,10 @@ export class KongPluginClient {
     this.emit('serverPid', pid, previous);
   }
 
-  private emit<E extends keyof KongPluginClientEvents>(event: E, ...args: Parameters<KongPluginClientEvents[E]>): void {
+  private emit<E extends keyof KongPluginClientEvents>(
+    event: E,
+    ...args: Parameters<KongPluginClientEvents[E]>
+  ): void {
     for (const listener of this.listeners[event]) {
       try {
         (listener as (...a: unknown[]) => void)(...args);
@@ -454,7 +486,11 @@ function stepData(value: unknown, method: string): WireStepData {
   const step = record(value, method);
   const data = step.Data;
   if (data === 'ret') return step as unknown as WireStepData;
-  if (typeof data !== 'object' || data === null || typeof (data as { Method?: unknown }).Method !== 'string') {
+  if (
+    typeof data !== 'object' ||
+    data === null ||
+    typeof (data as { Method?: unknown }).Method !== 'string'
+  ) {
     throw new KongProtocolError(method, 'Data is neither "ret" nor {Method, Args}');
   }
   return step as unknown as WireStepData;

@@ -46,7 +46,12 @@ const BOOLEAN_FLAGS = new Set(['dump']);
  * @throws {@link KongConfigError} for an unknown flag, a missing value or a bad `-dump-format`.
  */
 export function parsePluginServerArgs(argv: readonly string[]): PluginServerCliArgs {
-  const args: PluginServerCliArgs = { dump: false, dumpForm: 'object', kongPrefix: undefined, socket: undefined };
+  const args: PluginServerCliArgs = {
+    dump: false,
+    dumpForm: 'object',
+    kongPrefix: undefined,
+    socket: undefined,
+  };
   for (let index = 0; index < argv.length; index++) {
     const raw = argv[index] as string;
     const match = /^--?([a-z][a-z-]*)(?:=(.*))?$/s.exec(raw);

@@ -94,7 +94,9 @@ export class ServerEvent {
   step(data: unknown, isError: boolean, now: number): Promise<StepData> {
     const call = this.pending;
     if (call === undefined || this.reply !== undefined) {
-      return Promise.reject(new Error(`invalid request: event ${this.id} has no PDK call waiting for a result`));
+      return Promise.reject(
+        new Error(`invalid request: event ${this.id} has no PDK call waiting for a result`),
+      );
     }
     this.lastActivity = now;
     this.pending = undefined;

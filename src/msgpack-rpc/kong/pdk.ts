@@ -175,7 +175,11 @@ export interface KongResponsePdk {
    * `kong.response.exit`: ends the request with this response. Terminal: Kong sends no reply, so the promise
    * resolves at once and the event is over; later PDK calls of the handler fail with `KongEventClosedError`.
    */
-  exit(status: number, body?: string | Record<string, unknown> | Uint8Array, headers?: Record<string, string | string[]>): Promise<void>;
+  exit(
+    status: number,
+    body?: string | Record<string, unknown> | Uint8Array,
+    headers?: Record<string, string | string[]>,
+  ): Promise<void>;
   /** `kong.response.error`: ends the request with a Kong error response. Terminal, like {@link KongResponsePdk.exit}. */
   error(status: number, message?: string, headers?: Record<string, string | string[]>): Promise<void>;
 }

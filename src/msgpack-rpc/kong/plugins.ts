@@ -97,10 +97,13 @@ export interface RegisteredPlugin {
 
 /** @internal Validates a definition and computes its info. */
 export function registerPlugin(definition: KongPluginDefinition<never>): RegisteredPlugin {
-  if (typeof definition !== 'object' || definition === null) throw new KongConfigError('plugin definition must be an object');
+  if (typeof definition !== 'object' || definition === null)
+    throw new KongConfigError('plugin definition must be an object');
   const { name, version, priority = 0, create } = definition;
   if (typeof name !== 'string' || name === '' || /[^\w-]/.test(name)) {
-    throw new KongConfigError(`plugin name must be a non-empty word (letters, digits, _ and -), got ${JSON.stringify(name)}`);
+    throw new KongConfigError(
+      `plugin name must be a non-empty word (letters, digits, _ and -), got ${JSON.stringify(name)}`,
+    );
   }
   if (typeof version !== 'string') throw new KongConfigError(`plugin ${name}: version must be a string`);
   if (typeof priority !== 'number' || !Number.isFinite(priority)) {
@@ -109,7 +112,8 @@ export function registerPlugin(definition: KongPluginDefinition<never>): Registe
   if (typeof create !== 'function') throw new KongConfigError(`plugin ${name}: create must be a function`);
   const phases = definition.phases ?? probePhases(definition);
   for (const phase of phases) {
-    if (!isKongPhase(phase)) throw new KongConfigError(`plugin ${name}: unknown phase ${JSON.stringify(phase)}`);
+    if (!isKongPhase(phase))
+      throw new KongConfigError(`plugin ${name}: unknown phase ${JSON.stringify(phase)}`);
   }
   const schema = definition.schema;
   const Schema =
@@ -139,7 +143,9 @@ function probePhases(definition: KongPluginDefinition<never>): KongPhase[] {
   if (probe instanceof Promise) {
     // The probe is only for its methods; a rejection of it must not go unhandled.
     probe.catch(() => {});
-    throw new KongConfigError(`plugin ${definition.name}: create is async; list the phases explicitly with \`phases\``);
+    throw new KongConfigError(
+      `plugin ${definition.name}: create is async; list the phases explicitly with \`phases\``,
+    );
   }
   if (typeof probe !== 'object' || probe === null) {
     throw new KongConfigError(`plugin ${definition.name}: create must return an object`);

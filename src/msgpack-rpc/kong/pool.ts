@@ -191,7 +191,8 @@ export class ConnectionPool {
         return await connectOnce(socketPath, connectTimeout, signal);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        const retry = code !== undefined && RETRYABLE_CONNECT_ERRORS.has(code) && performance.now() < giveUpAt;
+        const retry =
+          code !== undefined && RETRYABLE_CONNECT_ERRORS.has(code) && performance.now() < giveUpAt;
         if (!retry || signal?.aborted) throw new KongConnectError(socketPath, { cause: error });
         await delay(Math.min(10 * 2 ** attempt, 200), signal);
       }
@@ -212,7 +213,10 @@ function connectOnce(path: string, timeout: number, signal: AbortSignal | undefi
       reject(error);
     };
     const onAbort = () => fail(signal?.reason);
-    const timer = setTimeout(() => fail(Object.assign(new Error(`connect timed out after ${timeout} ms`), { code: 'ETIMEDOUT' })), timeout);
+    const timer = setTimeout(
+      () => fail(Object.assign(new Error(`connect timed out after ${timeout} ms`), { code: 'ETIMEDOUT' })),
+      timeout,
+    );
     timer.unref();
     const cleanup = () => {
       clearTimeout(timer);

@@ -132,7 +132,8 @@ export class KongPluginServer {
       this.resolveClosed = resolve;
     });
     this.eventTimeout = options.eventTimeout ?? 120_000;
-    if (!(this.eventTimeout > 0)) throw new KongConfigError('eventTimeout must be a positive number of milliseconds');
+    if (!(this.eventTimeout > 0))
+      throw new KongConfigError('eventTimeout must be a positive number of milliseconds');
     const base = options.instanceIdBase ?? 1 + Math.floor(Math.random() * MAX_ID);
     if (!Number.isInteger(base) || base < 0 || base > MAX_ID) {
       throw new KongConfigError(`instanceIdBase must be an integer in 0…${MAX_ID}`);
@@ -143,7 +144,14 @@ export class KongPluginServer {
         this.events.delete(event.id);
       },
       failed: (event, error) => {
-        this.log({ level: 'error', message: `plugin ${event.plugin} failed in phase ${event.phase}`, plugin: event.plugin, phase: event.phase, eventId: event.id, error });
+        this.log({
+          level: 'error',
+          message: `plugin ${event.plugin} failed in phase ${event.phase}`,
+          plugin: event.plugin,
+          phase: event.phase,
+          eventId: event.id,
+          error,
+        });
       },
     };
     this.methods = new Map<string, (param: unknown) => unknown>([
@@ -280,7 +288,10 @@ export class KongPluginServer {
     this.sweepTimer = undefined;
     const listener = this.listener;
     this.listener = undefined;
-    const closing = listener === undefined ? Promise.resolve() : new Promise<void>((resolve) => listener.close(() => resolve()));
+    const closing =
+      listener === undefined
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => listener.close(() => resolve()));
     for (const event of [...this.events.values()]) event.abort('closed with the server');
     for (const connection of this.connections) connection.close();
     for (const instance of this.instances.values()) this.closeObject(instance);
@@ -302,7 +313,8 @@ export class KongPluginServer {
     const explicit = options.socketPath ?? this.options.socketPath;
     if (explicit !== undefined) return explicit;
     const name = this.options.name ?? this.plugins.keys().next().value;
-    if (name === undefined) throw new KongConfigError('no socket path: set socketPath or name, or add a plugin first');
+    if (name === undefined)
+      throw new KongConfigError('no socket path: set socketPath or name, or add a plugin first');
     return join(options.prefix ?? this.options.prefix ?? DEFAULT_PREFIX, `${name}.socket`);
   }
 
@@ -341,11 +353,20 @@ export class KongPluginServer {
       const instance: Instance = { id, plugin, config, startTime: Date.now() / 1000, object };
       this.instances.set(id, instance);
       plugin.lastStartInstance = instance.startTime;
-      this.log({ level: 'debug', message: `instance #${id} of ${name} started`, plugin: name, instanceId: id });
+      this.log({
+        level: 'debug',
+        message: `instance #${id} of ${name} started`,
+        plugin: name,
+        instanceId: id,
+      });
       return this.instanceStatus(instance);
     };
     const fail = (error: unknown): never => {
-      throw new Error(safeText(`invalid config for plugin ${name}: ${error instanceof Error ? error.message : String(error)}`));
+      throw new Error(
+        safeText(
+          `invalid config for plugin ${name}: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
     };
     let created: KongPluginInstance | Promise<KongPluginInstance>;
     try {
@@ -367,7 +388,8 @@ export class KongPluginServer {
   private closeObject(instance: Instance): void {
     try {
       const closing = instance.object.close?.();
-      if (closing instanceof Promise) closing.catch((error: unknown) => this.logCloseFailure(instance, error));
+      if (closing instanceof Promise)
+        closing.catch((error: unknown) => this.logCloseFailure(instance, error));
     } catch (error) {
       this.logCloseFailure(instance, error);
     }
@@ -375,11 +397,22 @@ export class KongPluginServer {
 
   private logCloseFailure(instance: Instance, error: unknown): void {
     const plugin = instance.plugin.info.Name;
-    this.log({ level: 'warn', message: `closing instance #${instance.id} of ${plugin} failed`, plugin, instanceId: instance.id, error });
+    this.log({
+      level: 'warn',
+      message: `closing instance #${instance.id} of ${plugin} failed`,
+      plugin,
+      instanceId: instance.id,
+      error,
+    });
   }
 
   private instanceStatus(instance: Instance): unknown {
-    return { Name: instance.plugin.info.Name, Id: instance.id, Config: instance.config, StartTime: instance.startTime };
+    return {
+      Name: instance.plugin.info.Name,
+      Id: instance.id,
+      Config: instance.config,
+      StartTime: instance.startTime,
+    };
   }
 
   private instanceOf(param: unknown): Instance {
@@ -392,9 +425,13 @@ export class KongPluginServer {
   }
 
   private handleEvent(param: unknown): Promise<StepData> | StepData {
-    const { InstanceId: instanceId, EventName: phase } = (isRecord(param) ? param : {}) as Record<string, unknown>;
+    const { InstanceId: instanceId, EventName: phase } = (isRecord(param) ? param : {}) as Record<
+      string,
+      unknown
+    >;
     const instance = this.instanceOf(instanceId);
-    if (!isKongPhase(phase)) throw new Error(safeText(`invalid request: unknown phase ${JSON.stringify(phase)}`));
+    if (!isKongPhase(phase))
+      throw new Error(safeText(`invalid request: unknown phase ${JSON.stringify(phase)}`));
     const id = this.allocateEventId();
     const handler = instance.object[phase];
     if (typeof handler !== 'function') return { EventId: id, Data: 'ret' };
@@ -428,7 +465,9 @@ export class KongPluginServer {
         Name: name,
         Modtime: plugin.addedAt,
         LoadTime: plugin.addedAt,
-        Instances: [...this.instances.values()].filter((i) => i.plugin === plugin).map((i) => this.instanceStatus(i)),
+        Instances: [...this.instances.values()]
+          .filter((i) => i.plugin === plugin)
+          .map((i) => this.instanceStatus(i)),
         LastStartInstance: plugin.lastStartInstance,
         LastCloseInstance: plugin.lastCloseInstance,
       };
@@ -472,7 +511,13 @@ export class KongPluginServer {
     const now = performance.now();
     for (const event of [...this.events.values()]) {
       if (now - event.lastActivity > this.eventTimeout) {
-        this.log({ level: 'warn', message: `event ${event.id} expired`, plugin: event.plugin, phase: event.phase, eventId: event.id });
+        this.log({
+          level: 'warn',
+          message: `event ${event.id} expired`,
+          plugin: event.plugin,
+          phase: event.phase,
+          eventId: event.id,
+        });
         event.abort('expired');
       }
     }
@@ -494,7 +539,9 @@ export class KongPluginServer {
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
 }
 
 /** Removes a socket file nobody answers on; refuses when a server answers or the path is not a socket. */

@@ -7,7 +7,10 @@
 import { EMPTY_MAP } from '../kong-encoder.js';
 
 /** PDK methods whose call ends the nginx request: Kong sends no Step after them. */
-export const TERMINAL_PDK_METHODS: ReadonlySet<string> = new Set(['kong.response.exit', 'kong.response.error']);
+export const TERMINAL_PDK_METHODS: ReadonlySet<string> = new Set([
+  'kong.response.exit',
+  'kong.response.error',
+]);
 
 /** `get_step_method`'s table: PDK method → the typed Step method that carries its result. */
 const STEP_METHOD_BY_PDK_METHOD: ReadonlyMap<string, string> = new Map([
@@ -70,7 +73,11 @@ export function pdkFailure(message: string): PdkFailure {
 
 /** Whether a PDK implementation returned {@link pdkFailure}'s marker. */
 export function isPdkFailure(value: unknown): value is PdkFailure {
-  return typeof value === 'object' && value !== null && (value as { [PDK_FAILURE]?: unknown })[PDK_FAILURE] === true;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { [PDK_FAILURE]?: unknown })[PDK_FAILURE] === true
+  );
 }
 
 /**

@@ -64,7 +64,11 @@ export function serveKongConnection(
 /** The Kong side of one pooled connection. */
 export interface KongClientConnection {
   /** One request with one param, as Kong sends it. */
-  request(method: string, param: unknown, options: { timeout?: number; signal?: AbortSignal }): Promise<unknown>;
+  request(
+    method: string,
+    param: unknown,
+    options: { timeout?: number; signal?: AbortSignal },
+  ): Promise<unknown>;
   /** Whether the connection is gone. */
   readonly closed: boolean;
   /** Closes it now; a call in progress rejects with `ConnectionClosedError`. */
@@ -78,7 +82,11 @@ export interface KongClientConnection {
 /** Wraps a connected socket for the Kong side: one request in flight, `serverPid` notifications reported. */
 export function openKongClientConnection(
   socket: Socket,
-  hooks: { onServerPid: (pid: number) => void; idleTimeout: number; onIdleTimeout: (connection: KongClientConnection) => void },
+  hooks: {
+    onServerPid: (pid: number) => void;
+    idleTimeout: number;
+    onIdleTimeout: (connection: KongClientConnection) => void;
+  },
 ): KongClientConnection {
   const peer = new RpcPeer(socket, profile());
   // Kong reads notifications while it waits for a response and knows only `serverPid`; the profile's

@@ -16,10 +16,15 @@ describe('toSnakeCase', () => {
 
   it('is the inverse of camelCasing for snake_case names of words of two or more characters', () => {
     fc.assert(
-      fc.property(fc.array(fc.stringMatching(/^[a-z][a-z0-9]{1,6}$/), { minLength: 1, maxLength: 4 }), (words) => {
-        const camel = words.map((word, index) => (index === 0 ? word : word[0]?.toUpperCase() + word.slice(1))).join('');
-        expect(toSnakeCase(camel)).toBe(words.join('_'));
-      }),
+      fc.property(
+        fc.array(fc.stringMatching(/^[a-z][a-z0-9]{1,6}$/), { minLength: 1, maxLength: 4 }),
+        (words) => {
+          const camel = words
+            .map((word, index) => (index === 0 ? word : word[0]?.toUpperCase() + word.slice(1)))
+            .join('');
+          expect(toSnakeCase(camel)).toBe(words.join('_'));
+        },
+      ),
       { seed: 5, numRuns: 300 },
     );
   });

@@ -2,7 +2,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KongConfigError, KongEventClosedError, KongSocketInUseError, KongStepError } from '../../../src/msgpack-rpc/kong/errors.js';
+import {
+  KongConfigError,
+  KongEventClosedError,
+  KongSocketInUseError,
+  KongStepError,
+} from '../../../src/msgpack-rpc/kong/errors.js';
 import type { KongPdk } from '../../../src/msgpack-rpc/kong/pdk.js';
 import { KongPluginServer } from '../../../src/msgpack-rpc/kong/server.js';
 import { type Harness, startHarness } from './harness.js';
@@ -34,10 +39,16 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
     expect(await call('plugin.Bogus', 1)).toBe('method Bogus not implemented');
     expect(await call('kong.request', 1)).toBe('RPC for kong is not supported');
     expect(await call('plugin.StartInstance', { Name: 'nope', Config: '{}' })).toBe('plugin nope not found');
-    expect(await call('plugin.StartInstance', { Name: 'p', Config: '{bad' })).toMatch(/^invalid config for plugin p: /);
-    expect(await call('plugin.StartInstance', { Name: 'p', Config: '7' })).toBe('invalid config for plugin p: not a JSON object');
+    expect(await call('plugin.StartInstance', { Name: 'p', Config: '{bad' })).toMatch(
+      /^invalid config for plugin p: /,
+    );
+    expect(await call('plugin.StartInstance', { Name: 'p', Config: '7' })).toBe(
+      'invalid config for plugin p: not a JSON object',
+    );
     expect(await call('plugin.StartInstance', { Name: 'p' })).toMatch(/^invalid request: /);
-    expect(await call('plugin.HandleEvent', { InstanceId: 77, EventName: 'access' })).toBe('no plugin instance #77');
+    expect(await call('plugin.HandleEvent', { InstanceId: 77, EventName: 'access' })).toBe(
+      'no plugin instance #77',
+    );
     expect(await call('plugin.InstanceStatus', 77)).toBe('no plugin instance #77');
     expect(await call('plugin.CloseInstance', 77)).toBe('no plugin instance #77');
     expect(await call('plugin.CloseInstance', 'x')).toMatch(/^invalid request: /);
@@ -51,7 +62,9 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
       server.addPlugin({ name: 'p', version: '1', phases: ['access'], create: () => ({ access() {} }) }),
     );
     const { peer } = await harness.connect();
-    const message = await messageOf(peer.request('plugin.StartInstance', [{ Name: 'no plugin instance', Config: '{}' }]));
+    const message = await messageOf(
+      peer.request('plugin.StartInstance', [{ Name: 'no plugin instance', Config: '{}' }]),
+    );
     expect(message).toBe('plugin no plugin-instance not found');
   });
 
@@ -66,8 +79,14 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
       }),
     );
     const { peer } = await harness.connect();
-    const first = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{"n":1}' }])) as Record<string, unknown>;
-    const second = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '[]' }])) as Record<string, unknown>;
+    const first = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{"n":1}' }])) as Record<
+      string,
+      unknown
+    >;
+    const second = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '[]' }])) as Record<
+      string,
+      unknown
+    >;
     expect(first).toMatchObject({ Name: 'p', Config: { n: 1 } });
     // `[]` is lua-cjson's empty config; it comes back as an empty table, which Kong's encoding sends as 90.
     expect(second.Config).toEqual([]);
@@ -76,7 +95,10 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
     expect(second.Id).toBe(id === 2 ** 31 - 1 ? 1 : id + 1);
     expect(typeof first.StartTime).toBe('number');
     expect(await peer.request('plugin.InstanceStatus', [id])).toEqual(first);
-    const status = (await peer.request('plugin.GetStatus', [])) as { Pid: number; Plugins: Record<string, { Instances: unknown[] }> };
+    const status = (await peer.request('plugin.GetStatus', [])) as {
+      Pid: number;
+      Plugins: Record<string, { Instances: unknown[] }>;
+    };
     expect(status.Pid).toBe(process.pid);
     expect(status.Plugins.p?.Instances).toHaveLength(2);
     expect(await peer.request('plugin.CloseInstance', [id])).toEqual({ Name: 'p', Id: id, Config: { n: 1 } });
@@ -99,7 +121,9 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
     const { peer } = await harness.connect();
     const ids = [];
     for (let index = 0; index < 2; index++) {
-      ids.push(((await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{}' }])) as { Id: number }).Id);
+      ids.push(
+        ((await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{}' }])) as { Id: number }).Id,
+      );
     }
     expect(ids).toEqual([2 ** 31 - 1, 1]);
   });
@@ -123,14 +147,19 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
   });
 
   it('sends serverPid first on every connection, unless disabled', async () => {
-    harness = await startHarness((server) => server.addPlugin({ name: 'p', version: '1', phases: [], create: () => ({}) }));
+    harness = await startHarness((server) =>
+      server.addPlugin({ name: 'p', version: '1', phases: [], create: () => ({}) }),
+    );
     const { peer, notifications } = await harness.connect();
     await peer.request('plugin.GetStatus', []);
     expect(notifications).toEqual([['serverPid', process.pid]]);
     await harness.dispose();
-    harness = await startHarness((server) => server.addPlugin({ name: 'p', version: '1', phases: [], create: () => ({}) }), {
-      serverPid: false,
-    });
+    harness = await startHarness(
+      (server) => server.addPlugin({ name: 'p', version: '1', phases: [], create: () => ({}) }),
+      {
+        serverPid: false,
+      },
+    );
     const quiet = await harness.connect();
     await quiet.peer.request('plugin.GetStatus', []);
     expect(quiet.notifications).toEqual([]);
@@ -140,12 +169,16 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
 describe('KongPluginServer events (spec §4)', () => {
   async function withPlugin(access: (kong: KongPdk) => unknown, options = {}) {
     harness = await startHarness(
-      (server) => server.addPlugin({ name: 'p', version: '1', phases: ['access'], create: () => ({ access }) }),
+      (server) =>
+        server.addPlugin({ name: 'p', version: '1', phases: ['access'], create: () => ({ access }) }),
       options,
     );
     const { peer } = await harness.connect();
-    const { Id } = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{}' }])) as { Id: number };
-    const handle = () => peer.request('plugin.HandleEvent', [{ InstanceId: Id, EventName: 'access' }]) as Promise<Step>;
+    const { Id } = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{}' }])) as {
+      Id: number;
+    };
+    const handle = () =>
+      peer.request('plugin.HandleEvent', [{ InstanceId: Id, EventName: 'access' }]) as Promise<Step>;
     const step = (EventId: number, Data?: unknown, method = 'plugin.Step') =>
       peer.request(method, [Data === undefined ? { EventId } : { EventId, Data }]) as Promise<Step>;
     return { peer, handle, step };
@@ -170,7 +203,11 @@ describe('KongPluginServer events (spec §4)', () => {
   it('sends concurrent PDK calls of one handler one at a time, in call order', async () => {
     let results: unknown[] = [];
     const { handle, step } = await withPlugin(async (kong) => {
-      results = await Promise.all([kong.request.getHeader('a'), kong.request.getHeader('b'), kong.request.getPath()]);
+      results = await Promise.all([
+        kong.request.getHeader('a'),
+        kong.request.getHeader('b'),
+        kong.request.getPath(),
+      ]);
     });
     const calls: unknown[] = [];
     let current = await handle();
@@ -234,16 +271,25 @@ describe('KongPluginServer events (spec §4)', () => {
 
   it('answers "ret" at once for a phase the instance does not have', async () => {
     harness = await startHarness((server) =>
-      server.addPlugin({ name: 'p', version: '1', phases: ['access', 'log'], create: () => ({ access() {} }) }),
+      server.addPlugin({
+        name: 'p',
+        version: '1',
+        phases: ['access', 'log'],
+        create: () => ({ access() {} }),
+      }),
     );
     const { peer } = await harness.connect();
-    const { Id } = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{}' }])) as { Id: number };
-    expect((await peer.request('plugin.HandleEvent', [{ InstanceId: Id, EventName: 'log' }])) as Step).toMatchObject({
+    const { Id } = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{}' }])) as {
+      Id: number;
+    };
+    expect(
+      (await peer.request('plugin.HandleEvent', [{ InstanceId: Id, EventName: 'log' }])) as Step,
+    ).toMatchObject({
       Data: 'ret',
     });
-    expect(await messageOf(peer.request('plugin.HandleEvent', [{ InstanceId: Id, EventName: 'bogus' }]))).toBe(
-      'invalid request: unknown phase "bogus"',
-    );
+    expect(
+      await messageOf(peer.request('plugin.HandleEvent', [{ InstanceId: Id, EventName: 'bogus' }])),
+    ).toBe('invalid request: unknown phase "bogus"');
   });
 
   it('drops an abandoned event after eventTimeout and fails its pending call', async () => {
@@ -278,7 +324,9 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
     server.addPlugin({ name: 'a', version: '1', create: () => ({ log() {}, access() {} }) });
     server.addPlugin({ name: 'b', version: '1', phases: ['rewrite'], create: () => ({}) });
     expect(server.pluginInfos().map((info) => info.Phases)).toEqual([['access', 'log'], ['rewrite']]);
-    expect(() => server.addPlugin({ name: 'a', version: '1', phases: [], create: () => ({}) })).toThrow(KongConfigError);
+    expect(() => server.addPlugin({ name: 'a', version: '1', phases: [], create: () => ({}) })).toThrow(
+      KongConfigError,
+    );
     expect(() =>
       server.addPlugin({
         name: 'c',
@@ -296,21 +344,32 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
         },
       }),
     ).toThrow(/list the phases explicitly/);
-    expect(() => server.addPlugin({ name: 'Bad name', version: '1', phases: [], create: () => ({}) })).toThrow(KongConfigError);
-    expect(() => server.addPlugin({ name: 'e', version: '1', phases: ['nope' as 'log'], create: () => ({}) })).toThrow(
-      KongConfigError,
-    );
+    expect(() =>
+      server.addPlugin({ name: 'Bad name', version: '1', phases: [], create: () => ({}) }),
+    ).toThrow(KongConfigError);
+    expect(() =>
+      server.addPlugin({ name: 'e', version: '1', phases: ['nope' as 'log'], create: () => ({}) }),
+    ).toThrow(KongConfigError);
   });
 
   it('dumps {Protocol, Plugins} or the bare array, with Kong’s schema wrapping', () => {
     const server = new KongPluginServer();
-    server.addPlugin({ name: 'hello', version: '1.0.0', priority: 5, schema: [{ greeting: { type: 'string' } }], create: () => ({ access() {} }) });
+    server.addPlugin({
+      name: 'hello',
+      version: '1.0.0',
+      priority: 5,
+      schema: [{ greeting: { type: 'string' } }],
+      create: () => ({ access() {} }),
+    });
     const info = {
       Name: 'hello',
       Version: '1.0.0',
       Phases: ['access'],
       Priority: 5,
-      Schema: { name: 'hello', fields: [{ config: { type: 'record', fields: [{ greeting: { type: 'string' } }] } }] },
+      Schema: {
+        name: 'hello',
+        fields: [{ config: { type: 'record', fields: [{ greeting: { type: 'string' } }] } }],
+      },
     };
     expect(JSON.parse(server.dumpInfo())).toEqual({ Protocol: 'MsgPack:1', Plugins: [info] });
     expect(JSON.parse(server.dumpInfo({ form: 'array' }))).toEqual([info]);
@@ -318,7 +377,9 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
   });
 
   it('replaces a stale socket, refuses a live one and a non-socket file, and removes its socket on close', async () => {
-    harness = await startHarness((server) => server.addPlugin({ name: 'p', version: '1', phases: [], create: () => ({}) }));
+    harness = await startHarness((server) =>
+      server.addPlugin({ name: 'p', version: '1', phases: [], create: () => ({}) }),
+    );
     const path = harness.socketPath;
     const rival = new KongPluginServer({ socketPath: path });
     await expect(rival.listen()).rejects.toBeInstanceOf(KongSocketInUseError);

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_MAP } from '../../../src/msgpack-rpc/kong-encoder.js';
 import {
   fixPdkResult,
   isPdkFailure,
@@ -8,6 +7,7 @@ import {
   stepMethodFor,
   TERMINAL_PDK_METHODS,
 } from '../../../src/msgpack-rpc/kong/steps.js';
+import { EMPTY_MAP } from '../../../src/msgpack-rpc/kong-encoder.js';
 
 describe('stepMethodFor (mp_rpc get_step_method)', () => {
   it.each([
@@ -29,7 +29,9 @@ describe('stepMethodFor (mp_rpc get_step_method)', () => {
   });
 
   it('lets a result map name its own Step method with _method, before the table', () => {
-    expect(stepMethodFor('kong.router.get_route', { _method: 'plugin.StepPlugin' })).toBe('plugin.StepPlugin');
+    expect(stepMethodFor('kong.router.get_route', { _method: 'plugin.StepPlugin' })).toBe(
+      'plugin.StepPlugin',
+    );
     expect(stepMethodFor('kong.router.get_route', { _method: 7 })).toBe('plugin.StepRoute');
     expect(stepMethodFor('kong.request.get_header', ['_method'])).toBe('plugin.Step');
   });
@@ -37,7 +39,9 @@ describe('stepMethodFor (mp_rpc get_step_method)', () => {
 
 describe('fixPdkResult (mp_rpc must_fix)', () => {
   it('turns multimap values into string arrays: true -> [], "v" -> ["v"], arrays kept', () => {
-    expect(fixPdkResult('kong.request.get_headers', { flag: true, a: '1', accept: ['*/*', 'text/html'] })).toEqual({
+    expect(
+      fixPdkResult('kong.request.get_headers', { flag: true, a: '1', accept: ['*/*', 'text/html'] }),
+    ).toEqual({
       flag: [],
       a: ['1'],
       accept: ['*/*', 'text/html'],
