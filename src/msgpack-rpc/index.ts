@@ -56,11 +56,14 @@ export {
   type KongPluginClientOptions,
   type KongRemotePluginInfo,
   type KongRunEventOptions,
+  type KongTerminalCall,
 } from './kong/client.js';
 export {
   type PluginServerCliArgs,
+  type PluginServerCliDump,
   type PluginServerCliOptions,
   type PluginServerCliResult,
+  type PluginServerCliServe,
   parsePluginServerArgs,
   runPluginServerCli,
 } from './kong/dump.js';

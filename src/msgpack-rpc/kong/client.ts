@@ -26,12 +26,20 @@ import {
  */
 export type KongPdkHandler = (method: string, args: unknown[]) => unknown;
 
+/** A terminal PDK call: the plugin ended the request with it, and the gateway answers the client with it. */
+export interface KongTerminalCall {
+  /** `kong.response.exit` or `kong.response.error`. */
+  method: string;
+  /** Its arguments: `[status, body?, headers?]` / `[status, message?, headers?]`. */
+  args: unknown[];
+}
+
 /** How an event ended. */
 export interface KongEventOutcome {
   /** PDK calls the plugin made (the terminal one included). */
   pdkCalls: number;
   /** The terminal call (`kong.response.exit`/`error`) that ended the event, if one did. */
-  terminal: { method: string; args: unknown[] } | undefined;
+  terminal: KongTerminalCall | undefined;
 }
 
 /** Per-event options. */

@@ -19,10 +19,26 @@ export interface PluginServerCliOptions {
   handleSignals?: boolean;
 }
 
+/** {@link runPluginServerCli} printed the dump. */
+export interface PluginServerCliDump {
+  /** Dump mode. */
+  mode: 'dump';
+  /** The JSON printed (without the newline). */
+  json: string;
+}
+
+/** {@link runPluginServerCli} is serving. */
+export interface PluginServerCliServe {
+  /** Serve mode. */
+  mode: 'serve';
+  /** The socket listened on. */
+  socketPath: string;
+  /** Resolves when the server has closed (on `SIGTERM`/`SIGINT`, or `server.close()`). */
+  closed: Promise<void>;
+}
+
 /** What {@link runPluginServerCli} did. */
-export type PluginServerCliResult =
-  | { mode: 'dump'; json: string }
-  | { mode: 'serve'; socketPath: string; closed: Promise<void> };
+export type PluginServerCliResult = PluginServerCliDump | PluginServerCliServe;
 
 /** The parsed command line. */
 export interface PluginServerCliArgs {

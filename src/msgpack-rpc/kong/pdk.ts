@@ -8,7 +8,12 @@
 export type KongMultimap = Record<string, string[]>;
 
 /** A Kong entity (consumer, credential, route, service) as Kong sends it: a plain map. */
-export type KongEntity = { id?: string } & Record<string, unknown>;
+export interface KongEntity {
+  /** The entity id. */
+  id?: string;
+  /** Every other field of the entity. */
+  [field: string]: unknown;
+}
 
 /** A value Kong accepts as a PDK argument: anything msgpack can carry. */
 export type KongValue = unknown;

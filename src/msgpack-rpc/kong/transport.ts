@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { MessageCodec } from '../codec.js';
 import { KONG_PROFILE, type RpcPeerOptions } from '../options.js';
 import { RpcPeer } from '../peer.js';
+import { KongProtocolError } from './errors.js';
 
 let sharedCodec: MessageCodec | undefined;
 
@@ -96,6 +97,14 @@ export function openKongClientConnection(
     if (typeof pid === 'number' && Number.isInteger(pid)) hooks.onServerPid(pid);
   });
   peer.onUnknownNotification(() => {});
+  // A plugin server never sends requests; Kong would fail its assertion `RPC response expected` and drop the
+  // connection. Answering (even with an error) would put bytes on a connection Kong has stopped reading.
+  peer.handleUnknown((method) => {
+    peer.destroy(
+      new KongProtocolError(method, 'the plugin server sent a request; only responses are expected'),
+    );
+    return undefined;
+  });
   let idle = false;
   const connection: KongClientConnection = {
     request: (method, param, options) => peer.request(method, [param], options),

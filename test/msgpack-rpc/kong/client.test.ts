@@ -222,3 +222,47 @@ describe('KongPluginClient serverPid handling (spec §6.3)', () => {
     expect(fake.requests.filter(([method]) => method === 'plugin.StartInstance')).toHaveLength(2);
   });
 });
+
+describe('KongPluginClient strictness (spec M3, §11 Kong side)', () => {
+  /** A raw server that answers the first request on each connection with fixed bytes. */
+  async function rawServer(path: string, reply: Buffer): Promise<{ connections: () => number }> {
+    let connections = 0;
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.once('data', () => socket.write(reply));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    return { connections: () => connections };
+  }
+
+  it('drops the connection on a response with another msgid', async () => {
+    const path = tempSocket();
+    const raw = await rawServer(path, Buffer.from('9401ccc8c0c0', 'hex')); // [1, 200, nil, nil]
+    const kong = client(path);
+    await expect(kong.getStatus()).rejects.toMatchObject({ code: 'MSGPACK_RPC_CLOSED' });
+    await expect(kong.getStatus()).rejects.toMatchObject({ code: 'MSGPACK_RPC_CLOSED' });
+    expect(raw.connections()).toBe(2);
+  });
+
+  it('drops the connection when the server sends a request instead of a response', async () => {
+    const path = tempSocket();
+    await rawServer(path, Buffer.from(`9400${'05'}a1${hexText('m')}90`, 'hex')); // [0, 5, "m", []]
+    const kong = client(path);
+    const failure = kong.getStatus();
+    await expect(failure).rejects.toMatchObject({
+      code: 'MSGPACK_RPC_CLOSED',
+      cause: expect.any(KongProtocolError),
+    });
+    expect(kong.connections).toBe(0);
+  });
+});
