@@ -114,6 +114,8 @@ export interface KongPluginClientOptions {
   connectRetry?: number;
   /** Retries of an event after `no plugin instance` (Kong: unlimited). Default 1. */
   retries?: number;
+  /** The largest message accepted from the server, in bytes. Default 128 MiB (the Kong profile's cap). */
+  maxFrameBytes?: number;
 }
 
 /**
@@ -153,6 +155,7 @@ export class KongPluginClient {
       idleTimeout: options.idleTimeout ?? 60_000,
       connectTimeout: options.connectTimeout ?? 60_000,
       connectRetry: options.connectRetry ?? 0,
+      maxFrameBytes: options.maxFrameBytes,
       onServerPid: (pid) => this.serverPid(pid),
     });
     this.cache = new InstanceCache({

@@ -5,7 +5,7 @@
  * module's pool can take its place.
  */
 import { createConnection, type Socket } from 'node:net';
-import { ConnectionClosedError, RemoteError, RequestAbortedError } from '../errors.js';
+import { ConnectionClosedError, EncodeError, RemoteError, RequestAbortedError } from '../errors.js';
 import { KongConnectError } from './errors.js';
 import { type KongClientConnection, openKongClientConnection } from './transport.js';
 
@@ -17,6 +17,7 @@ export interface PoolOptions {
   idleTimeout: number;
   connectTimeout: number;
   connectRetry: number;
+  maxFrameBytes: number | undefined;
   onServerPid: (pid: number) => void;
 }
 
@@ -68,7 +69,8 @@ export class ConnectionPool {
       this.release(connection);
       return result;
     } catch (error) {
-      if (error instanceof RemoteError) this.release(connection);
+      // An error answer, or a value that could not be encoded (nothing was written): the connection is fine.
+      if (error instanceof RemoteError || error instanceof EncodeError) this.release(connection);
       else this.discard(connection);
       throw error;
     }
@@ -141,6 +143,7 @@ export class ConnectionPool {
       onServerPid: this.options.onServerPid,
       idleTimeout: this.options.idleTimeout,
       onIdleTimeout: (expired) => this.discard(expired),
+      maxFrameBytes: this.options.maxFrameBytes,
     });
     this.all.add(connection);
     connection.onClose(() => this.forget(connection));

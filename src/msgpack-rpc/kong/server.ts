@@ -56,6 +56,8 @@ export interface KongPluginServerOptions {
   eventTimeout?: number;
   /** The first instance id. Default: random in `[1, 2^31−1]`, so ids are not reused after a restart (spec §5). */
   instanceIdBase?: number;
+  /** The largest message accepted from Kong, in bytes (raw bodies travel inside). Default 128 MiB. */
+  maxFrameBytes?: number;
   /** Log hook. The server never writes to the console. */
   logger?: (entry: KongServerLogEntry) => void;
 }
@@ -272,6 +274,7 @@ export class KongPluginServer {
     if (this.options.serverPid ?? true) stream.write(serverPidNotification(process.pid));
     const connection = serveKongConnection(stream, (method, param) => this.dispatch(method, param), {
       onError: (error) => this.log({ level: 'warn', message: 'connection error', error }),
+      maxFrameBytes: this.options.maxFrameBytes,
     });
     this.connections.add(connection);
     stream.once('close', () => this.connections.delete(connection));

@@ -9,20 +9,26 @@ import { KONG_PROFILE, type RpcPeerOptions } from '../options.js';
 import { RpcPeer } from '../peer.js';
 import { KongProtocolError } from './errors.js';
 
-let sharedCodec: MessageCodec | undefined;
+const codecs = new Map<number, MessageCodec>();
+const DEFAULT_MAX_FRAME_BYTES = KONG_PROFILE.maxFrameBytes ?? 128 * 1024 * 1024;
 
-function kongCodec(): MessageCodec {
-  sharedCodec ??= new MessageCodec(KONG_PROFILE);
-  return sharedCodec;
+/** One codec per message cap, shared by every connection that uses it. */
+function kongCodec(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): MessageCodec {
+  let codec = codecs.get(maxFrameBytes);
+  if (codec === undefined) {
+    codec = new MessageCodec({ ...KONG_PROFILE, maxFrameBytes });
+    codecs.set(maxFrameBytes, codec);
+  }
+  return codec;
 }
 
 /**
  * Kong's profile without the peer-wide request timeout: the Kong side gives each call its own bound (the
  * event deadline's signal, or `timeout`), so no second timer runs per request.
  */
-function profile(): RpcPeerOptions {
+function profile(maxFrameBytes: number | undefined): RpcPeerOptions {
   const { requestTimeout: _perCall, ...rest } = KONG_PROFILE;
-  return { ...rest, codec: kongCodec() };
+  return { ...rest, codec: kongCodec(maxFrameBytes) };
 }
 
 /**
@@ -49,9 +55,9 @@ export interface KongServerConnection {
 export function serveKongConnection(
   stream: Duplex,
   dispatch: (method: string, param: unknown) => unknown,
-  hooks: { onError: (error: Error) => void },
+  hooks: { onError: (error: Error) => void; maxFrameBytes: number | undefined },
 ): KongServerConnection {
-  const peer = new RpcPeer(stream, profile());
+  const peer = new RpcPeer(stream, profile(hooks.maxFrameBytes));
   peer.handleUnknown((method, params) => dispatch(method, params[0]));
   peer.onError(hooks.onError);
   return {
@@ -87,9 +93,10 @@ export function openKongClientConnection(
     onServerPid: (pid: number) => void;
     idleTimeout: number;
     onIdleTimeout: (connection: KongClientConnection) => void;
+    maxFrameBytes: number | undefined;
   },
 ): KongClientConnection {
-  const peer = new RpcPeer(socket, profile());
+  const peer = new RpcPeer(socket, profile(hooks.maxFrameBytes));
   // Kong reads notifications while it waits for a response and knows only `serverPid`; the profile's
   // nonArrayParams 'wrap' turns the bare pid into [pid]. Other labels are ignored, as Kong ignores them.
   peer.onNotification('serverPid', (params) => {

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EncodeError } from '../../../src/msgpack-rpc/errors.js';
 import { KongPluginClient } from '../../../src/msgpack-rpc/kong/client.js';
 import { KongPdkError, KongProtocolError } from '../../../src/msgpack-rpc/kong/errors.js';
 import { KONG_PROFILE } from '../../../src/msgpack-rpc/options.js';
@@ -155,6 +156,19 @@ describe('KongPluginClient event loop (spec §4)', () => {
     });
     await expect(failure).rejects.toBeInstanceOf(KongPdkError);
     await expect(failure).rejects.toMatchObject({ method: 'kong.request.get_header', cause });
+  });
+
+  it('rejects a PDK result that cannot be encoded with EncodeError and keeps the connection', async () => {
+    const fake = await fakeServer(tempSocket(), () => ({
+      EventId: 1,
+      Data: { Method: 'kong.request.get_header', Args: [] },
+    }));
+    const kong = client(fake.path);
+    await expect(kong.handleEvent(1, 'access', () => new Map([['a', 1]]))).rejects.toBeInstanceOf(
+      EncodeError,
+    );
+    expect(kong.connections).toBe(1);
+    expect(fake.received).toHaveLength(1);
   });
 
   it('keeps one request in flight per connection: with one connection, calls queue', async () => {

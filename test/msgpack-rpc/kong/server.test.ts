@@ -146,6 +146,20 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
     );
   });
 
+  it('refuses a request over maxFrameBytes with an error, then closes the connection', async () => {
+    harness = await startHarness(
+      (server) => server.addPlugin({ name: 'p', version: '1', phases: [], create: () => ({}) }),
+      { maxFrameBytes: 1024 },
+    );
+    const { peer } = await harness.connect();
+    const closed = new Promise((resolve) => peer.onClose(resolve));
+    const message = await messageOf(
+      peer.request('plugin.StartInstance', [{ Name: 'p', Config: 'x'.repeat(2000) }]),
+    );
+    expect(message).toMatch(/^invalid request: /);
+    await closed;
+  });
+
   it('sends serverPid first on every connection, unless disabled', async () => {
     harness = await startHarness((server) =>
       server.addPlugin({ name: 'p', version: '1', phases: [], create: () => ({}) }),
