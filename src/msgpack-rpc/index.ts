@@ -44,6 +44,7 @@ export {
   type FrameDecoderOptions,
   type FrameDecoderStats,
   type FrameLimits,
+  type ResolvedFrameLimits,
 } from './framer.js';
 // Kong's plugin-server protocol (MsgPack:1): the Kong side and the plugin-server side.
 export {
@@ -139,13 +140,16 @@ export {
   type FallbackRequestHandler,
   type NotificationContext,
   type NotificationHandler,
+  type Params,
   type RequestContext,
   type RequestHandler,
   type RequestOptions,
+  type Result,
   type RpcDisposable,
   RpcPeer,
   type RpcSchema,
   type RpcTransport,
+  type StreamPair,
 } from './peer.js';
 export type {
   BackpressureTraceEvent,

@@ -53,8 +53,10 @@ export interface AnySchema extends RpcSchema {
   notifications: Record<string, (...params: unknown[]) => void>;
 }
 
-type Params<F> = F extends (...params: infer P) => unknown ? P : never;
-type Result<F> = F extends (...params: never) => infer R ? Awaited<R> : never;
+/** The params tuple of a schema method (`Params<(a: number) => string>` is `[a: number]`). */
+export type Params<F> = F extends (...params: infer P) => unknown ? P : never;
+/** The (awaited) result of a schema method. */
+export type Result<F> = F extends (...params: never) => infer R ? Awaited<R> : never;
 
 /** What a request handler learns about the request besides its params. */
 export interface RequestContext {
@@ -114,8 +116,16 @@ export interface RpcDisposable {
   dispose(): void;
 }
 
-/** A `Duplex`, or a separate readable and writable (e.g. a child's stdout and stdin). */
-export type RpcTransport = Duplex | { readable: Readable; writable: Writable };
+/** A separate readable and writable carrying one connection (e.g. a child's stdout and stdin). */
+export interface StreamPair {
+  /** Where the other side's bytes come from. */
+  readable: Readable;
+  /** Where this side's bytes go. */
+  writable: Writable;
+}
+
+/** A `Duplex` (a socket), or a {@link StreamPair}. */
+export type RpcTransport = Duplex | StreamPair;
 
 interface PendingCall {
   readonly msgid: number;
