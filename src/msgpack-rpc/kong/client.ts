@@ -283,7 +283,9 @@ export class KongPluginClient {
         const method = data.Method;
         const args = pdkArguments(data.Args);
         pdkCalls++;
-        const result = await deadline.race(runPdk(pdk, method, args), method);
+        let result = runPdk(pdk, method, args);
+        // Only an asynchronous PDK answer needs watching for the deadline; most PDK functions answer at once.
+        if (isPromiseLike(result)) result = await deadline.race(Promise.resolve(result), method);
         if (TERMINAL_PDK_METHODS.has(method)) return { pdkCalls, terminal: { method, args } };
         let stepMethod: string;
         let value: unknown;
@@ -397,12 +399,26 @@ export class KongPluginClient {
   }
 }
 
-async function runPdk(pdk: KongPdkHandler, method: string, args: unknown[]): Promise<unknown> {
+/** Runs one PDK call; a throw, or a rejection of its promise, becomes {@link KongPdkError}. */
+function runPdk(pdk: KongPdkHandler, method: string, args: unknown[]): unknown {
+  let result: unknown;
   try {
-    return await pdk(method, args);
+    result = pdk(method, args);
   } catch (error) {
     throw new KongPdkError(method, { cause: error });
   }
+  if (!isPromiseLike(result)) return result;
+  return Promise.resolve(result).catch((error: unknown) => {
+    throw new KongPdkError(method, { cause: error });
+  });
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** One event's deadline and cancellation, shared by its requests and PDK calls; one timer per event. */
@@ -431,10 +447,10 @@ class EventDeadline {
   }
 
   /** Waits for a PDK call, or fails when the deadline passes or the event is cancelled first. */
-  race<T>(work: Promise<T>, method: string): Promise<T> {
+  race(work: Promise<unknown>, method: string): Promise<unknown> {
     const signal = this.controller.signal;
     if (signal.aborted) return Promise.reject(this.abortError(method));
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const onAbort = () => reject(this.abortError(method));
       signal.addEventListener('abort', onAbort, { once: true });
       work.then(

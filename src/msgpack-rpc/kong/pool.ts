@@ -37,7 +37,10 @@ interface Waiter {
 /** @internal */
 export class ConnectionPool {
   private readonly options: PoolOptions;
+  /** Idle connections, least recently used first; `idleSince` in parallel. */
   private readonly idle: KongClientConnection[] = [];
+  private readonly idleSince: number[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
   private readonly all = new Set<KongClientConnection>();
   private readonly waiters: Waiter[] = [];
   private connecting = 0;
@@ -62,43 +65,66 @@ export class ConnectionPool {
    * failure (timeout, abort, protocol error, close) discards it, so the pool never hands out a connection in
    * an unknown state.
    */
-  async call(method: string, param: unknown, options: CallOptions): Promise<unknown> {
-    const connection = await this.acquire(method, options.signal);
-    try {
-      const result = await connection.request(method, param, options);
-      this.release(connection);
-      return result;
-    } catch (error) {
-      // An error answer, or a value that could not be encoded (nothing was written): the connection is fine.
-      if (error instanceof RemoteError || error instanceof EncodeError) this.release(connection);
-      else this.discard(connection);
-      throw error;
-    }
+  call(method: string, param: unknown, options: CallOptions): Promise<unknown> {
+    // The common case, an idle connection at hand, takes no extra promise.
+    const idle = this.takeIdle();
+    if (idle !== undefined) return this.callOn(idle, method, param, options);
+    return this.acquire(method, options.signal).then((connection) =>
+      this.callOn(connection, method, param, options),
+    );
+  }
+
+  private callOn(
+    connection: KongClientConnection,
+    method: string,
+    param: unknown,
+    options: CallOptions,
+  ): Promise<unknown> {
+    return connection.request(method, param, options).then(
+      (result) => {
+        this.release(connection);
+        return result;
+      },
+      (error: unknown) => {
+        // An error answer, or a value that could not be encoded (nothing was written): the connection is fine.
+        if (error instanceof RemoteError || error instanceof EncodeError) this.release(connection);
+        else this.discard(connection);
+        throw error;
+      },
+    );
   }
 
   /** Closes every connection; calls in progress reject with `ConnectionClosedError`. */
   close(): void {
     this.closed = true;
+    this.stopSweep();
     for (const waiter of this.waiters.splice(0)) waiter.grant(undefined);
     for (const connection of this.all) connection.destroy();
     this.all.clear();
     this.idle.length = 0;
+    this.idleSince.length = 0;
   }
 
   private async acquire(method: string, signal: AbortSignal | undefined): Promise<KongClientConnection> {
     for (;;) {
       if (this.closed) throw new ConnectionClosedError('local', undefined, 'Kong plugin client is closed');
-      const connection = this.idle.pop();
-      if (connection !== undefined) {
-        connection.setIdle(false);
-        if (!connection.closed) return connection;
-        this.forget(connection);
-        continue;
-      }
+      const connection = this.takeIdle();
+      if (connection !== undefined) return connection;
       if (this.all.size + this.connecting < this.options.maxConnections) return this.open(signal);
       // At the cap: wait for a released connection, or for a slot when one closes.
       const granted = await this.wait(method, signal);
       if (granted !== undefined) return granted;
+    }
+  }
+
+  /** The most recently used idle connection that is still open (LIFO, as nginx's keepalive pool). */
+  private takeIdle(): KongClientConnection | undefined {
+    for (;;) {
+      const connection = this.idle.pop();
+      if (connection === undefined) return undefined;
+      this.idleSince.pop();
+      if (!connection.closed) return connection;
+      this.forget(connection);
     }
   }
 
@@ -141,8 +167,6 @@ export class ConnectionPool {
     }
     const connection = openKongClientConnection(socket, {
       onServerPid: this.options.onServerPid,
-      idleTimeout: this.options.idleTimeout,
-      onIdleTimeout: (expired) => this.discard(expired),
       maxFrameBytes: this.options.maxFrameBytes,
     });
     this.all.add(connection);
@@ -170,8 +194,30 @@ export class ConnectionPool {
       waiter.grant(connection);
       return;
     }
-    connection.setIdle(true);
     this.idle.push(connection);
+    this.idleSince.push(performance.now());
+    this.startSweep();
+  }
+
+  /** Closes connections idle for longer than `idleTimeout` (one unref'd timer while any are idle). */
+  private startSweep(): void {
+    if (this.sweepTimer !== undefined) return;
+    const every = Math.max(10, this.options.idleTimeout / 2);
+    this.sweepTimer = setInterval(() => {
+      const expiry = performance.now() - this.options.idleTimeout;
+      let expired = 0;
+      while (expired < this.idleSince.length && (this.idleSince[expired] as number) <= expiry) expired++;
+      const stale = this.idle.splice(0, expired);
+      this.idleSince.splice(0, expired);
+      for (const connection of stale) this.discard(connection);
+      if (this.idle.length === 0) this.stopSweep();
+    }, every);
+    this.sweepTimer.unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
   }
 
   private discard(connection: KongClientConnection): void {
@@ -181,7 +227,10 @@ export class ConnectionPool {
 
   private forget(connection: KongClientConnection): void {
     const index = this.idle.indexOf(connection);
-    if (index >= 0) this.idle.splice(index, 1);
+    if (index >= 0) {
+      this.idle.splice(index, 1);
+      this.idleSince.splice(index, 1);
+    }
     if (this.all.delete(connection)) this.slotFreed();
   }
 

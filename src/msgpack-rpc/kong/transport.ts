@@ -82,8 +82,6 @@ export interface KongClientConnection {
   destroy(): void;
   /** Called once when the connection closes, for whatever reason. */
   onClose(listener: () => void): void;
-  /** Marks the connection idle (its idle timeout runs) or busy. */
-  setIdle(idle: boolean): void;
 }
 
 /** Wraps a connected socket for the Kong side: one request in flight, `serverPid` notifications reported. */
@@ -91,8 +89,6 @@ export function openKongClientConnection(
   socket: Socket,
   hooks: {
     onServerPid: (pid: number) => void;
-    idleTimeout: number;
-    onIdleTimeout: (connection: KongClientConnection) => void;
     maxFrameBytes: number | undefined;
   },
 ): KongClientConnection {
@@ -112,7 +108,6 @@ export function openKongClientConnection(
     );
     return undefined;
   });
-  let idle = false;
   const connection: KongClientConnection = {
     request: (method, param, options) => peer.request(method, [param], options),
     get closed() {
@@ -122,13 +117,6 @@ export function openKongClientConnection(
     onClose: (listener) => {
       peer.onClose(() => listener());
     },
-    setIdle: (value) => {
-      idle = value;
-      socket.setTimeout(value ? hooks.idleTimeout : 0);
-    },
   };
-  socket.on('timeout', () => {
-    if (idle) hooks.onIdleTimeout(connection);
-  });
   return connection;
 }

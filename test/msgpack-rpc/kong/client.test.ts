@@ -171,6 +171,16 @@ describe('KongPluginClient event loop (spec §4)', () => {
     expect(fake.received).toHaveLength(1);
   });
 
+  it('closes idle connections after idleTimeout, and keeps at most poolSize idle', async () => {
+    const fake = await fakeServer(tempSocket(), () => ({ Pid: 1, Plugins: {} }));
+    const kong = client(fake.path, { idleTimeout: 50, poolSize: 2 });
+    await Promise.all(Array.from({ length: 4 }, () => kong.getStatus()));
+    expect(kong.connections).toBe(2);
+    await expect.poll(() => kong.connections, { timeout: 5_000 }).toBe(0);
+    await kong.getStatus();
+    expect(kong.connections).toBe(1);
+  });
+
   it('keeps one request in flight per connection: with one connection, calls queue', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
