@@ -157,22 +157,22 @@ export class KongPluginServer {
       },
     };
     this.methods = new Map<string, (param: unknown) => unknown>([
-      ['StartInstance', (param) => this.startInstance(param)],
-      ['CloseInstance', (param) => this.closeInstance(param)],
-      ['InstanceStatus', (param) => this.instanceStatus(this.instanceOf(param))],
-      ['HandleEvent', (param) => this.handleEvent(param)],
-      ['Step', (param) => this.step(param, false)],
-      ['StepMultiMap', (param) => this.step(param, false)],
-      ['StepCredential', (param) => this.step(param, false)],
-      ['StepConsumer', (param) => this.step(param, false)],
-      ['StepRoute', (param) => this.step(param, false)],
-      ['StepService', (param) => this.step(param, false)],
-      ['StepMemoryStats', (param) => this.step(param, false)],
-      ['StepPlugin', (param) => this.step(param, false)],
-      ['StepError', (param) => this.step(param, true)],
-      ['GetPluginInfo', (param) => this.getPluginInfo(param)],
-      ['GetStatus', () => this.getStatus()],
-      ['SetPluginDir', (param) => this.setPluginDir(param)],
+      ['plugin.StartInstance', (param) => this.startInstance(param)],
+      ['plugin.CloseInstance', (param) => this.closeInstance(param)],
+      ['plugin.InstanceStatus', (param) => this.instanceStatus(this.instanceOf(param))],
+      ['plugin.HandleEvent', (param) => this.handleEvent(param)],
+      ['plugin.Step', (param) => this.step(param, false)],
+      ['plugin.StepMultiMap', (param) => this.step(param, false)],
+      ['plugin.StepCredential', (param) => this.step(param, false)],
+      ['plugin.StepConsumer', (param) => this.step(param, false)],
+      ['plugin.StepRoute', (param) => this.step(param, false)],
+      ['plugin.StepService', (param) => this.step(param, false)],
+      ['plugin.StepMemoryStats', (param) => this.step(param, false)],
+      ['plugin.StepPlugin', (param) => this.step(param, false)],
+      ['plugin.StepError', (param) => this.step(param, true)],
+      ['plugin.GetPluginInfo', (param) => this.getPluginInfo(param)],
+      ['plugin.GetStatus', () => this.getStatus()],
+      ['plugin.SetPluginDir', (param) => this.setPluginDir(param)],
     ]);
   }
 
@@ -323,13 +323,12 @@ export class KongPluginServer {
 
   /** Dispatches one request by method name; rejects with the error text Kong sees. */
   private dispatch(method: string, param: unknown): unknown {
+    const known = this.methods.get(method);
+    if (known !== undefined) return known(param);
     const dot = method.indexOf('.');
     const namespace = dot < 0 ? method : method.slice(0, dot);
     if (namespace !== 'plugin') throw new Error(safeText(`RPC for ${namespace} is not supported`));
-    const name = method.slice(dot + 1);
-    const handler = this.methods.get(name);
-    if (handler === undefined) throw new Error(safeText(`method ${name} not implemented`));
-    return handler(param);
+    throw new Error(safeText(`method ${method.slice(dot + 1)} not implemented`));
   }
 
   private startInstance(param: unknown): unknown {
