@@ -3,7 +3,7 @@
  * gateways, tools and tests that run Kong's external plugins (Go, JS, Python plugin servers) unchanged.
  */
 import { RemoteError, RequestAbortedError, TimeoutError } from '../errors.js';
-import { KongPdkError, KongProtocolError, NoPluginInstanceError } from './errors.js';
+import { KongConfigError, KongPdkError, KongProtocolError, NoPluginInstanceError } from './errors.js';
 import { InstanceCache } from './instance-cache.js';
 import type { KongPhase } from './plugins.js';
 import { type CallOptions, ConnectionPool } from './pool.js';
@@ -144,18 +144,25 @@ export class KongPluginClient {
   };
   private lastPid: number | undefined;
 
-  /** @param options - socket path, pool, timeouts and retries. */
+  /**
+   * @param options - socket path, pool, timeouts and retries.
+   * @throws {@link KongConfigError} for a missing socket path or an out-of-range option.
+   */
   constructor(options: KongPluginClientOptions) {
-    this.timeout = options.timeout ?? 60_000;
-    this.retries = options.retries ?? 1;
+    if (typeof options?.socketPath !== 'string' || options.socketPath === '') {
+      throw new KongConfigError('socketPath must be a non-empty string');
+    }
+    this.timeout = positive('timeout', options.timeout, 60_000);
+    this.retries = count('retries', options.retries, 1);
     this.pool = new ConnectionPool({
       socketPath: options.socketPath,
-      maxConnections: options.maxConnections ?? 256,
-      maxIdle: options.poolSize ?? 256,
-      idleTimeout: options.idleTimeout ?? 60_000,
-      connectTimeout: options.connectTimeout ?? 60_000,
-      connectRetry: options.connectRetry ?? 0,
-      maxFrameBytes: options.maxFrameBytes,
+      maxConnections: Math.max(1, count('maxConnections', options.maxConnections, 256)),
+      maxIdle: count('poolSize', options.poolSize, 256),
+      idleTimeout: positive('idleTimeout', options.idleTimeout, 60_000),
+      connectTimeout: positive('connectTimeout', options.connectTimeout, 60_000),
+      connectRetry: count('connectRetry', options.connectRetry, 0),
+      maxFrameBytes:
+        options.maxFrameBytes === undefined ? undefined : positive('maxFrameBytes', options.maxFrameBytes, 0),
       onServerPid: (pid) => this.serverPid(pid),
     });
     this.cache = new InstanceCache({
@@ -263,7 +270,7 @@ export class KongPluginClient {
     pdk: KongPdkHandler,
     options: KongEventOptions = {},
   ): Promise<KongEventOutcome> {
-    const timeout = options.timeout ?? this.timeout;
+    const timeout = positive('timeout', options.timeout, this.timeout);
     const deadline = new EventDeadline(timeout, options.signal);
     try {
       let step = stepData(
@@ -483,6 +490,22 @@ class EventDeadline {
     if (this.expired) return new TimeoutError(method, undefined, this.timeout);
     return new RequestAbortedError(method, undefined, false, this.controller.signal.reason);
   }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new KongConfigError(`${name} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function count(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new KongConfigError(`${name} must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
 }
 
 function record(value: unknown, method: string): Record<string, unknown> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EncodeError } from '../../../src/msgpack-rpc/errors.js';
 import { KongPluginClient } from '../../../src/msgpack-rpc/kong/client.js';
-import { KongPdkError, KongProtocolError } from '../../../src/msgpack-rpc/kong/errors.js';
+import { KongConfigError, KongPdkError, KongProtocolError } from '../../../src/msgpack-rpc/kong/errors.js';
 import { KONG_PROFILE } from '../../../src/msgpack-rpc/options.js';
 import { RpcPeer } from '../../../src/msgpack-rpc/peer.js';
 
@@ -288,5 +288,17 @@ describe('KongPluginClient strictness (spec M3, §11 Kong side)', () => {
       cause: expect.any(KongProtocolError),
     });
     expect(kong.connections).toBe(0);
+  });
+});
+
+describe('KongPluginClient options', () => {
+  it.each([
+    [{ socketPath: '' }],
+    [{ socketPath: '/s', timeout: 0 }],
+    [{ socketPath: '/s', retries: -1 }],
+    [{ socketPath: '/s', poolSize: 1.5 }],
+    [{ socketPath: '/s', idleTimeout: Number.NaN }],
+  ])('rejects %j with KongConfigError', (options) => {
+    expect(() => new KongPluginClient(options)).toThrow(KongConfigError);
   });
 });
