@@ -7,7 +7,13 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KongEventClosedError, KongPluginServer, KongStepError } from '../../src/msgpack-rpc/index.js';
+import {
+  EMPTY_MAP,
+  KongEventClosedError,
+  KongPluginServer,
+  KongStepError,
+  MessageCodec,
+} from '../../src/msgpack-rpc/index.js';
 import { checkPeer, commandSucceeds } from '../helpers/peers.js';
 import {
   everyStepPlugin,
@@ -160,6 +166,22 @@ describe.skipIf(!available)('KongPluginServer driven by Kong’s encoder (luajit
     expect(exitIndex).toBeGreaterThan(0);
     await expect.poll(() => observed.afterExit, { timeout: 5_000 }).toBeInstanceOf(KongEventClosedError);
     expect(server.activeEvents).toBe(0);
+  });
+
+  it('agrees byte for byte with the TS Kong-compatible encoder on every frame Kong sent', () => {
+    const codec = new MessageCodec({ encoding: 'kong' });
+    // A decoded `80` is {}; the TS encoder needs the explicit marker for it (a plain {} goes out as 90, like
+    // any empty Lua table). Key order survives decoding, so everything else re-encodes as it came.
+    const restore = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(restore);
+      if (value instanceof Uint8Array || typeof value !== 'object' || value === null) return value;
+      const entries = Object.entries(value);
+      if (entries.length === 0) return EMPTY_MAP;
+      return Object.fromEntries(entries.map(([key, entry]) => [key, restore(entry)]));
+    };
+    const sent = lines.filter((line) => line.kind === 'sent');
+    expect(sent.length).toBeGreaterThan(20);
+    for (const frame of sent) expect(hex(codec.encode(restore(frame.message)))).toBe(hex(frame.bytes));
   });
 
   it('answers with Kong’s error strings', () => {

@@ -318,7 +318,8 @@ export class KongPluginServer {
     const name = this.options.name ?? this.plugins.keys().next().value;
     if (name === undefined)
       throw new KongConfigError('no socket path: set socketPath or name, or add a plugin first');
-    return join(options.prefix ?? this.options.prefix ?? DEFAULT_PREFIX, `${name}.socket`);
+    // Kong lower-cases the names of `pluginserver_names` before it builds its default socket path.
+    return join(options.prefix ?? this.options.prefix ?? DEFAULT_PREFIX, `${name.toLowerCase()}.socket`);
   }
 
   /** Dispatches one request by method name; rejects with the error text Kong sees. */
