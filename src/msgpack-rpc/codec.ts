@@ -55,9 +55,15 @@ export interface CodecOptions extends FrameLimits {
  * before anything else (`@msgpack/msgpack: src/Encoder.ts`, `encodeObject`), which makes this the one hook.
  */
 class GuardedExtensionCodec implements ExtensionCodecType<undefined> {
-  constructor(private readonly inner: ExtensionCodecType<undefined>) {}
+  constructor(
+    private readonly inner: ExtensionCodecType<undefined>,
+    private readonly isDefault: boolean,
+  ) {}
 
   tryToEncode(object: unknown, context: undefined) {
+    // Hot path: arrays and plain objects are never an extension of the default codec.
+    if (this.isDefault && (Array.isArray(object) || Object.getPrototypeOf(object) === Object.prototype))
+      return null;
     if (typeof object === 'bigint') {
       throw new EncodeError('bigint-disabled', 'cannot encode a bigint without the encodeBigInt option');
     }
@@ -196,7 +202,10 @@ export class MessageCodec {
       this.kongEncoder = new KongEncoder(extensionCodec);
     } else {
       this.encoder = new Encoder({
-        extensionCodec: new GuardedExtensionCodec(extensionCodec ?? ExtensionCodec.defaultCodec),
+        extensionCodec: new GuardedExtensionCodec(
+          extensionCodec ?? ExtensionCodec.defaultCodec,
+          extensionCodec === undefined,
+        ),
         useBigInt64: this.encodeBigInt,
       });
     }

@@ -8,7 +8,6 @@ import {
   isUnsafeInt64,
   KIND_ARRAY,
   KIND_BIN,
-  KIND_INVALID,
   KIND_MAP,
   KIND_SCALAR,
   KIND_STR,
@@ -220,8 +219,6 @@ export class FrameDecoder {
    */
   next(): Frame | undefined {
     if (this.failure) throw this.failure;
-    const limits = this.limits;
-    const stack = this.stack;
     for (;;) {
       if (this.skip > 0) {
         if (this.available === 0) return undefined;
@@ -234,107 +231,172 @@ export class FrameDecoder {
         continue;
       }
       if (this.available === 0) return undefined;
-      const first = this.byteAtCursor();
-      const size = HEADER_SIZE[first]!;
-      const kind = HEADER_KIND[first]!;
-      if (kind === KIND_INVALID) {
-        throw this.fail(this.structureError('invalid-byte', 'invalid msgpack type byte 0xc1'));
+
+      // Fast path: walk the headers inside the current chunk with locals, then commit the position once.
+      let chunk = this.chunks[this.cursorChunk]!;
+      if (this.cursorOffset === chunk.length) {
+        this.cursorChunk++;
+        this.cursorOffset = 0;
+        chunk = this.chunks[this.cursorChunk]!;
       }
+      const start = this.cursorOffset;
+      const end = chunk.length;
+      const stack = this.stack;
+      let position = start;
+      let done = false;
+      while (position < end) {
+        const first = chunk[position]!;
+        const size = HEADER_SIZE[first]!;
+        if (size === 0) {
+          this.commit(position - start);
+          throw this.fail(this.structureError('invalid-byte', 'invalid msgpack type byte 0xc1'));
+        }
+        if (position + size > end) break;
+        this.stats.scannerSteps++;
+        const payload = this.item(chunk, position, first, size, position - start);
+        position += size;
+        if (payload > 0) {
+          if (position + payload <= end) {
+            position += payload;
+          } else {
+            this.skip = payload - (end - position);
+            position = end;
+            break;
+          }
+        }
+        if ((stack.length === 0 || stack[stack.length - 1] === 0) && this.closeContainers()) {
+          done = true;
+          break;
+        }
+      }
+      this.commit(position - start);
+      if (done) return this.extract();
+      if (this.skip > 0 || position === end) continue;
+
+      // A header straddles two chunks: gather it, then go on as above.
+      const first = chunk[position]!;
+      const size = HEADER_SIZE[first]!;
       if (this.available < size) return undefined;
       this.loadHeader(size);
       this.stats.scannerSteps++;
-      const bytes = this.headerBytes;
-      const at = this.headerOffset;
-
-      // The item counts against its parent when it starts; the envelope peek looks at items 0 and 1.
-      const depth = stack.length;
-      if (depth > 0) {
-        if (depth === 1 && this.topIsArray) {
-          const index = this.topCount - stack[0]!;
-          if (index < 2 && kind === KIND_SCALAR) {
-            const value = integerValue(bytes, at);
-            if (index === 0) this.messageType = value;
-            else this.msgid = value;
-          }
-        }
-        stack[depth - 1]!--;
-        this.pendingItems--;
-      }
-
-      if (kind === KIND_SCALAR) {
-        if ((first === 0xcf || first === 0xd3) && isUnsafeInt64(bytes, at)) this.hasUnsafeInteger = true;
-        this.advance(size);
-        if (this.closeContainers()) return this.extract();
+      const payload = this.item(this.headerBytes, this.headerOffset, first, size, 0);
+      this.advance(size);
+      if (payload > 0) {
+        this.skip = payload;
         continue;
       }
+      if (this.closeContainers()) return this.extract();
+    }
+  }
 
-      const length = declaredLength(bytes, at);
-      if (kind === KIND_ARRAY || kind === KIND_MAP) {
-        const isMap = kind === KIND_MAP;
-        const limit = isMap ? limits.maxMapLength : limits.maxArrayLength;
-        if (length > limit) {
-          throw this.fail(
-            this.capError(
-              'limit-exceeded',
-              limit,
-              `${isMap ? 'map' : 'array'} of ${length} items over ${limit}`,
-            ),
-          );
+  /**
+   * Accounts for one item whose complete header is at `bytes[at…]`, `delta` bytes past the committed cursor:
+   * checks limits, updates the container stack, flags and envelope peek. Returns the payload length to skip.
+   */
+  private item(bytes: Uint8Array, at: number, first: number, size: number, delta: number): number {
+    const limits = this.limits;
+    const stack = this.stack;
+    const kind = HEADER_KIND[first]!;
+    const depth = stack.length;
+    // The item counts against its parent when it starts; the envelope peek looks at items 0 and 1.
+    if (depth > 0) {
+      if (depth === 1 && this.topIsArray) {
+        const index = this.topCount - stack[0]!;
+        if (index < 2 && kind === KIND_SCALAR) {
+          const value = integerValue(bytes, at);
+          if (index === 0) this.messageType = value;
+          else this.msgid = value;
         }
-        if (depth + 1 > limits.maxDepth) {
-          throw this.fail(
-            this.capError('depth-exceeded', limits.maxDepth, `nesting deeper than ${limits.maxDepth}`),
-          );
-        }
-        const items = isMap ? length * 2 : length;
-        // Every item takes at least one byte: a count that cannot fit is refused now, not after buffering.
-        if (this.frameLength + size + this.pendingItems + items > limits.maxFrameBytes) {
-          throw this.fail(
-            this.capError('frame-too-large', limits.maxFrameBytes, `container of ${length} items cannot fit`),
-          );
-        }
-        if (depth === 0) {
-          this.topIsArray = !isMap;
-          this.topCount = items;
-        }
-        this.advance(size);
-        if (items > 0) {
-          stack.push(items);
-          this.pendingItems += items;
-          continue;
-        }
-        if (this.closeContainers()) return this.extract();
-        continue;
       }
-
-      // Str, bin, ext, fixext: a payload skipped by arithmetic.
-      let limit: number;
-      if (kind === KIND_STR) limit = limits.maxStrLength;
-      else if (kind === KIND_BIN) {
-        limit = limits.maxBinLength;
-        this.hasBin = true;
-      } else {
-        limit = limits.maxExtLength;
-        this.hasExt = true;
-      }
+      stack[depth - 1]!--;
+      this.pendingItems--;
+    }
+    if (kind === KIND_SCALAR) {
+      if ((first === 0xcf || first === 0xd3) && isUnsafeInt64(bytes, at)) this.hasUnsafeInteger = true;
+      return 0;
+    }
+    const length = declaredLength(bytes, at);
+    const scanned = this.frameLength + delta;
+    if (kind === KIND_ARRAY || kind === KIND_MAP) {
+      const isMap = kind === KIND_MAP;
+      const limit = isMap ? limits.maxMapLength : limits.maxArrayLength;
       if (length > limit) {
-        throw this.fail(this.capError('limit-exceeded', limit, `payload of ${length} bytes over ${limit}`));
+        throw this.fail(
+          this.capError(
+            'limit-exceeded',
+            limit,
+            `${isMap ? 'map' : 'array'} of ${length} items over ${limit}`,
+            delta,
+          ),
+        );
       }
-      if (this.frameLength + size + length + this.pendingItems > limits.maxFrameBytes) {
+      if (depth + 1 > limits.maxDepth) {
+        throw this.fail(
+          this.capError('depth-exceeded', limits.maxDepth, `nesting deeper than ${limits.maxDepth}`, delta),
+        );
+      }
+      const items = isMap ? length * 2 : length;
+      // Every item takes at least one byte: a count that cannot fit is refused now, not after buffering.
+      if (scanned + size + this.pendingItems + items > limits.maxFrameBytes) {
         throw this.fail(
           this.capError(
             'frame-too-large',
             limits.maxFrameBytes,
-            `frame would reach ${this.frameLength + size + length} bytes, over ${limits.maxFrameBytes}`,
+            `container of ${length} items cannot fit`,
+            delta,
           ),
         );
       }
-      this.advance(size);
-      if (length > 0) {
-        this.skip = length;
-        continue;
+      if (depth === 0) {
+        this.topIsArray = !isMap;
+        this.topCount = items;
       }
-      if (this.closeContainers()) return this.extract();
+      if (items > 0) {
+        stack.push(items);
+        this.pendingItems += items;
+      }
+      return 0;
+    }
+    // Str, bin, ext, fixext: a payload skipped by arithmetic.
+    let limit: number;
+    if (kind === KIND_STR) {
+      limit = limits.maxStrLength;
+    } else if (kind === KIND_BIN) {
+      limit = limits.maxBinLength;
+      this.hasBin = true;
+    } else {
+      limit = limits.maxExtLength;
+      this.hasExt = true;
+    }
+    if (length > limit) {
+      throw this.fail(
+        this.capError('limit-exceeded', limit, `payload of ${length} bytes over ${limit}`, delta),
+      );
+    }
+    if (scanned + size + length + this.pendingItems > limits.maxFrameBytes) {
+      throw this.fail(
+        this.capError(
+          'frame-too-large',
+          limits.maxFrameBytes,
+          `frame would reach ${scanned + size + length} bytes, over ${limits.maxFrameBytes}`,
+          delta,
+        ),
+      );
+    }
+    return length;
+  }
+
+  /** Moves the cursor `count` bytes forward inside its chunk (the fast path never crosses a chunk). */
+  private commit(count: number): void {
+    this.frameLength += count;
+    this.available -= count;
+    this.cursorOffset += count;
+    if (
+      this.cursorOffset === this.chunks[this.cursorChunk]!.length &&
+      this.cursorChunk < this.chunks.length - 1
+    ) {
+      this.cursorChunk++;
+      this.cursorOffset = 0;
     }
   }
 
@@ -361,12 +423,6 @@ export class FrameDecoder {
     const stack = this.stack;
     while (stack.length > 0 && stack[stack.length - 1] === 0) stack.pop();
     return stack.length === 0;
-  }
-
-  private byteAtCursor(): number {
-    const chunk = this.chunks[this.cursorChunk]!;
-    if (this.cursorOffset < chunk.length) return chunk[this.cursorOffset]!;
-    return this.chunks[this.cursorChunk + 1]![0]!;
   }
 
   /** Makes `size` header bytes at the cursor readable at `headerBytes[headerOffset…]`. */
@@ -499,10 +555,11 @@ export class FrameDecoder {
     reason: 'limit-exceeded' | 'depth-exceeded' | 'frame-too-large',
     limit: number,
     message: string,
+    delta: number,
   ): ProtocolError {
     return new FrameTooLargeError(reason, limit, message, {
       ...this.peekDetails(),
-      offset: this.streamOffset + this.frameLength,
+      offset: this.streamOffset + this.frameLength + delta,
       preview: this.preview(),
     });
   }

@@ -43,7 +43,8 @@ export interface OutgoingWriterOptions {
  * that honours `write()` returning false until `'drain'`.
  *
  * - Pipelined mode (`maxInFlight` not 1): messages produced during one event-loop turn are combined into one
- *   `write()` (flushed from `setImmediate`).
+ *   `write()`, flushed from a microtask: after the current callback and the continuations it resolved (a
+ *   `'data'` pass answering many requests, or many callers issuing their next call) have run.
  * - One-in-flight mode (`maxInFlight` 1): each message is its own `write()` call, never batched, never split;
  *   kong-pdk 0.6 crashes when two messages arrive in one read (`Kong/kong-js-pdk: listener.js`). Requests and
  *   notifications wait until no request is outstanding; responses are not gated.
@@ -58,7 +59,7 @@ export class OutgoingWriter {
   private readonly gated: OutgoingItem[] = [];
   private ready: OutgoingItem[] = [];
   private blocked = false;
-  private flushScheduled: NodeJS.Immediate | undefined;
+  private flushScheduled = false;
   private stopped = false;
   private flushing = false;
   private readonly batching: boolean;
@@ -133,20 +134,14 @@ export class OutgoingWriter {
 
   /** Writes everything ready now (used before ending the stream). */
   flushNow(): void {
-    if (this.flushScheduled) {
-      clearImmediate(this.flushScheduled);
-      this.flushScheduled = undefined;
-    }
+    this.flushScheduled = false;
     this.flush();
   }
 
   /** Stops writing for good (the stream is gone); drops everything. */
   stop(): void {
     this.stopped = true;
-    if (this.flushScheduled) {
-      clearImmediate(this.flushScheduled);
-      this.flushScheduled = undefined;
-    }
+    this.flushScheduled = false;
     for (const item of this.gated) this.cancel(item);
     for (const item of this.ready) this.cancel(item);
     this.gated.length = 0;
@@ -181,13 +176,15 @@ export class OutgoingWriter {
     if (this.stopped || this.blocked) return;
     if (!this.batching) {
       this.flush();
-    } else if (this.flushScheduled === undefined) {
-      this.flushScheduled = setImmediate(this.scheduledFlush);
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.scheduledFlush);
     }
   }
 
   private readonly scheduledFlush = (): void => {
-    this.flushScheduled = undefined;
+    if (!this.flushScheduled) return;
+    this.flushScheduled = false;
     this.flush();
   };
 

@@ -1,0 +1,51 @@
+/**
+ * Server side of `rpc.bench.ts`, one process per (kind, pattern): listens on the Unix socket path argv[3] and
+ * answers `[0, id, "plugin.HandleEvent", [event]]` with `[1, id, nil, event]`.
+ *
+ *   raw     echoes bytes (no codec)
+ *   module  pluginwire's RpcPeer
+ *   neovim  the neovim package's msgpack-RPC Transport
+ *
+ * Prints `ready` when listening; exits on SIGTERM or when stdin closes.
+ */
+import { createRequire } from 'node:module';
+import { createServer, type Socket } from 'node:net';
+import { RpcPeer } from '../src/msgpack-rpc/index.js';
+
+const [kind, path] = process.argv.slice(2);
+const require = createRequire(import.meta.url);
+
+interface NeovimTransport {
+  attach(writer: Socket, reader: Socket, client: object): void;
+  on(
+    event: 'request',
+    listener: (method: string, args: unknown[], response: { send(value: unknown): void }) => void,
+  ): void;
+}
+
+function serve(socket: Socket): void {
+  socket.on('error', () => socket.destroy());
+  if (kind === 'raw') {
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
+  } else if (kind === 'module') {
+    const peer = new RpcPeer(socket);
+    peer.handle('plugin.HandleEvent', ([event]) => event);
+  } else if (kind === 'neovim') {
+    const { Transport } = require('neovim/lib/utils/transport') as { Transport: new () => NeovimTransport };
+    const transport = new Transport();
+    transport.attach(socket, socket, {});
+    transport.on('request', (_method, args, response) => response.send(args[0]));
+  } else {
+    throw new Error(`unknown kind ${kind}`);
+  }
+}
+
+if (kind === 'neovim') {
+  // neovim's Transport rejects an unobserved promise when its stream ends (decodeMultiStream); keep the server up.
+  process.on('unhandledRejection', () => {});
+}
+const server = createServer(serve);
+server.listen(path, () => process.stdout.write('ready\n'));
+process.on('SIGTERM', () => process.exit(0));
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();

@@ -1,0 +1,381 @@
+/**
+ * msgpack-RPC round trips between two processes over a Unix socket, and framer throughput.
+ *
+ *   npm run bench -- rpc
+ *
+ * Kinds: `raw` (55-byte echo, no codec: the baseline), `module` (pluginwire's RpcPeer on both sides), `neovim`
+ * (the neovim package's msgpack-RPC Transport on both sides: the peer reference). Patterns: one call in flight
+ * on one connection, 64 connections with one call in flight each (Kong's pattern), and 64 calls pipelined on one
+ * connection. Every (kind, pattern) gets a fresh server process per round; all nine run round-robin for
+ * ROUNDS rounds, and each round's ratios are taken against raw from the same round (spec §12.2). Prints medians
+ * and writes bench/results/rpc.json.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createConnection, type Socket } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Decoder, decodeMulti, encode } from '@msgpack/msgpack';
+import { FrameDecoder, MessageCodec, RpcPeer } from '../src/msgpack-rpc/index.js';
+
+const ROUNDS = 5;
+const WARMUP = 300;
+const WINDOW = 1200;
+const KINDS = ['raw', 'module', 'neovim'] as const;
+const PATTERNS = ['1-in-flight', '64-connections', '64-pipelined'] as const;
+type Kind = (typeof KINDS)[number];
+type Pattern = (typeof PATTERNS)[number];
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const METHOD = 'plugin.HandleEvent';
+const EVENT = { instance_id: 1, event_name: 'access' };
+const RAW_REQUEST = encode([0, 1, METHOD, [EVENT]]);
+if (RAW_REQUEST.length !== 55) throw new Error(`expected the 55-byte request, got ${RAW_REQUEST.length}`);
+
+interface NeovimTransport {
+  attach(writer: Socket, reader: Socket, client: object): void;
+  request(method: string, args: unknown[], callback: (error: unknown, result: unknown) => void): void;
+  close(): Promise<void>;
+}
+const { Transport } = require('neovim/lib/utils/transport') as { Transport: new () => NeovimTransport };
+
+interface Server {
+  process: ChildProcess;
+  path: string;
+  exited: Promise<void>;
+}
+
+function startServer(kind: Kind, directory: string, name: string): Promise<Server> {
+  const path = join(directory, `${name}.sock`);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'rpc-server.ts'), kind, path], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} server not ready`)), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) {
+        clearTimeout(timer);
+        resolve({ process: child, path, exited });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${kind} server exited with ${code}`));
+    });
+  });
+}
+
+async function stopServer(server: Server): Promise<void> {
+  server.process.stdin!.end();
+  server.process.kill('SIGTERM');
+  await server.exited;
+}
+
+function connect(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path);
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs one configuration against its server; returns round trips per second over the window. */
+async function measure(kind: Kind, pattern: Pattern, path: string): Promise<number> {
+  const connections = pattern === '64-connections' ? 64 : 1;
+  const inFlight = pattern === '64-pipelined' ? 64 : 1;
+  const sockets = await Promise.all(Array.from({ length: connections }, () => connect(path)));
+  let count = 0;
+  let running = true;
+  const stops: (() => Promise<void>)[] = [];
+
+  for (const socket of sockets) {
+    if (kind === 'raw') {
+      let received = 0;
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        const done = Math.floor(received / 55);
+        if (done === 0) return;
+        received -= done * 55;
+        count += done;
+        if (running) socket.write(done === 1 ? RAW_REQUEST : Buffer.concat(Array(done).fill(RAW_REQUEST)));
+      });
+      for (let index = 0; index < inFlight; index++) socket.write(RAW_REQUEST);
+      stops.push(async () => {
+        socket.end();
+      });
+    } else if (kind === 'module') {
+      const peer = new RpcPeer(socket);
+      const loops = Array.from({ length: inFlight }, async () => {
+        while (running) {
+          await peer.request(METHOD, [EVENT]);
+          count++;
+        }
+      });
+      stops.push(async () => {
+        await Promise.all(loops);
+        await peer.close();
+      });
+    } else {
+      const transport = new Transport();
+      transport.attach(socket, socket, {});
+      let outstanding = 0;
+      let idle: (() => void) | undefined;
+      const go = () => {
+        outstanding++;
+        transport.request(METHOD, [EVENT], () => {
+          outstanding--;
+          count++;
+          if (running) go();
+          else if (outstanding === 0) idle?.();
+        });
+      };
+      for (let index = 0; index < inFlight; index++) go();
+      stops.push(async () => {
+        if (outstanding > 0) await new Promise<void>((resolve) => (idle = resolve));
+        // end(), not destroy(): destroying neovim's far end crashes it (spec §6.4).
+        await transport.close();
+      });
+    }
+  }
+
+  await sleep(WARMUP);
+  const start = count;
+  const startTime = performance.now();
+  await sleep(WINDOW);
+  const rate = ((count - start) * 1000) / (performance.now() - startTime);
+  running = false;
+  await Promise.all(stops.map((stop) => stop()));
+  for (const socket of sockets) socket.destroy();
+  return rate;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Framer throughput
+
+function timeIt(run: () => void, minimum = 400): number {
+  run();
+  let iterations = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < minimum) {
+    run();
+    iterations++;
+    elapsed = performance.now() - start;
+  }
+  return elapsed / iterations;
+}
+
+function chunked(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let offset = 0; offset < bytes.length; offset += size) out.push(bytes.subarray(offset, offset + size));
+  return out;
+}
+
+function framerThroughput() {
+  const codec = new MessageCodec();
+  const decoder = new Decoder();
+  const shapes = [
+    [0, 7, 'plugin.HandleEvent', [{ InstanceId: 3, EventName: 'access' }]],
+    [1, 7, null, { EventId: 12, Data: { Method: 'kong.request.get_header', Args: ['x-forwarded-for'] } }],
+    [0, 8, 'plugin.Step', [{ EventId: 12, Data: 'text/html; charset=utf-8' }]],
+    [1, 8, null, { EventId: 12, Data: 'ret' }],
+    [2, 'serverPid', [4321]],
+  ];
+  const messages: Uint8Array[] = [];
+  for (let index = 0; index < 50_000; index++) messages.push(encode(shapes[index % shapes.length]));
+  const small = new Uint8Array(Buffer.concat(messages));
+  const smallChunks = chunked(small, 64 * 1024);
+
+  const big = new Uint8Array(16 * 1024 * 1024);
+  const head = encode([1, 1, null, new Uint8Array(big.length - 12)]);
+  if (head.length !== big.length) throw new Error(`16 MiB frame is ${head.length} bytes`);
+  big.set(head);
+  const bigChunks = chunked(big, 64 * 1024);
+  const text = encode([1, 1, null, 'x'.repeat(16 * 1024 * 1024 - 12)]);
+  const textChunks = chunked(text, 64 * 1024);
+
+  const frameOnly = (chunks: Uint8Array[]) => () => {
+    const framer = new FrameDecoder();
+    for (const chunk of chunks) {
+      framer.push(chunk);
+      while (framer.next());
+    }
+  };
+  const frameAndDecode = (chunks: Uint8Array[]) => () => {
+    const framer = new FrameDecoder();
+    for (const chunk of chunks) {
+      framer.push(chunk);
+      for (let frame = framer.next(); frame; frame = framer.next()) codec.decode(frame);
+    }
+  };
+  const rows = [
+    {
+      name: 'small Kong-shaped messages',
+      bytes: small,
+      chunks: smallChunks,
+      whole: () => [...decodeMulti(small)],
+    },
+    { name: 'one 16 MiB bin message', bytes: big, chunks: bigChunks, whole: () => decoder.decode(big) },
+    { name: 'one 16 MiB str message', bytes: text, chunks: textChunks, whole: () => decoder.decode(text) },
+  ];
+  return rows.map((row) => {
+    const mb = row.bytes.length / (1024 * 1024);
+    const wholeMs = timeIt(() => row.whole());
+    const framerMs = timeIt(frameOnly(row.chunks));
+    const fullMs = timeIt(frameAndDecode(row.chunks));
+    const concatMs = timeIt(() => decoder.decode(Buffer.concat(row.chunks)));
+    return {
+      name: row.name,
+      bytes: row.bytes.length,
+      decodeInOnePieceMBps: mb / (wholeMs / 1000),
+      framerOnlyMBps: mb / (framerMs / 1000),
+      framerAndDecodeMBps: mb / (fullMs / 1000),
+      concatThenDecodeMBps: mb / (concatMs / 1000),
+      ratioToDecode: wholeMs / fullMs,
+      ratioToConcatThenDecode: concatMs / fullMs,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  const directory = mkdtempSync(join(tmpdir(), 'pluginwire-bench-'));
+  const rates = new Map<string, number[]>();
+  const ratios = new Map<string, number[]>();
+  const key = (kind: Kind, pattern: Pattern) => `${kind}/${pattern}`;
+  let neovimRejections = 0;
+  const swallow = () => {
+    neovimRejections++;
+  };
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const servers = new Map<string, Server>();
+      await Promise.all(
+        KINDS.flatMap((kind) =>
+          PATTERNS.map(async (pattern) => {
+            servers.set(
+              key(kind, pattern),
+              await startServer(kind, directory, `${round}-${kind}-${pattern}`),
+            );
+          }),
+        ),
+      );
+      const roundRates = new Map<string, number>();
+      for (const pattern of PATTERNS) {
+        for (const kind of KINDS) {
+          const server = servers.get(key(kind, pattern))!;
+          // neovim's Transport leaves a rejected promise behind when its stream ends (spec §12.2).
+          if (kind === 'neovim') process.on('unhandledRejection', swallow);
+          try {
+            const rate = await measure(kind, pattern, server.path);
+            roundRates.set(key(kind, pattern), rate);
+            rates.set(key(kind, pattern), [...(rates.get(key(kind, pattern)) ?? []), rate]);
+          } finally {
+            await stopServer(server);
+            if (kind === 'neovim') {
+              await sleep(20);
+              process.off('unhandledRejection', swallow);
+            }
+          }
+        }
+        const raw = roundRates.get(key('raw', pattern))!;
+        const module = roundRates.get(key('module', pattern))!;
+        const neovim = roundRates.get(key('neovim', pattern))!;
+        ratios.set(`${pattern}/raw`, [...(ratios.get(`${pattern}/raw`) ?? []), module / raw]);
+        ratios.set(`${pattern}/neovim`, [...(ratios.get(`${pattern}/neovim`) ?? []), module / neovim]);
+      }
+      process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`);
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+
+  const targets: Record<Pattern, number> = {
+    '1-in-flight': 0.9,
+    '64-connections': 0.75,
+    '64-pipelined': 0.5,
+  };
+  const table = PATTERNS.map((pattern) => {
+    const row: Record<string, unknown> = { pattern };
+    for (const kind of KINDS) {
+      const values = rates.get(key(kind, pattern))!;
+      row[kind] = {
+        median: median(values),
+        min: Math.min(...values),
+        max: Math.max(...values),
+        runs: values,
+      };
+    }
+    const toRaw = median(ratios.get(`${pattern}/raw`)!);
+    const toNeovim = median(ratios.get(`${pattern}/neovim`)!);
+    row.moduleToRaw = toRaw;
+    row.moduleToNeovim = toNeovim;
+    row.targetToRaw = targets[pattern];
+    row.targetToNeovim = 1.5;
+    row.pass = toRaw >= targets[pattern] && toNeovim >= 1.5;
+    return row;
+  });
+
+  process.stdout.write('\nround trips/s, median of 5 [min-max]; ratios are medians of per-round ratios\n');
+  const format = (value: number) => Math.round(value).toLocaleString('en-US');
+  for (const row of table) {
+    const cells = KINDS.map((kind) => {
+      const stats = row[kind] as { median: number; min: number; max: number };
+      return `${kind} ${format(stats.median)} [${format(stats.min)}-${format(stats.max)}]`;
+    });
+    process.stdout.write(
+      `${String(row.pattern).padEnd(15)} ${cells.join('  ')}\n${''.padEnd(15)} module/raw ${(row.moduleToRaw as number).toFixed(2)} (target ≥ ${row.targetToRaw})  module/neovim ${(row.moduleToNeovim as number).toFixed(2)}× (target ≥ 1.5)  ${row.pass ? 'PASS' : 'MISS'}\n`,
+    );
+  }
+
+  process.stdout.write('\nframer throughput (64 KiB chunks) vs decode() of the same bytes in one piece\n');
+  const framer = framerThroughput();
+  for (const row of framer) {
+    process.stdout.write(
+      `${row.name.padEnd(28)} framer ${row.framerOnlyMBps.toFixed(0)} MB/s, framer+decode ${row.framerAndDecodeMBps.toFixed(0)} MB/s, decode() in one piece ${row.decodeInOnePieceMBps.toFixed(0)} MB/s: ratio ${row.ratioToDecode.toFixed(2)} (target ≥ 0.8); vs concat+decode ${row.ratioToConcatThenDecode.toFixed(2)}\n`,
+    );
+  }
+
+  const loadAfter = loadavg();
+  const cores = cpus().length;
+  const noisy = Math.max(loadBefore[0]!, loadAfter[0]!) > cores;
+  if (noisy) process.stdout.write(`\nnoisy run: load average ${loadAfter[0]!.toFixed(2)} > ${cores} cores\n`);
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(
+    join(here, 'results', 'rpc.json'),
+    `${JSON.stringify(
+      {
+        scenario: 'rpc',
+        date: new Date().toISOString(),
+        node: process.version,
+        cpu: cpus()[0]?.model,
+        cores,
+        loadavgBefore: loadBefore,
+        loadavgAfter: loadAfter,
+        noisy,
+        method: { rounds: ROUNDS, warmupMs: WARMUP, windowMs: WINDOW, requestBytes: RAW_REQUEST.length },
+        roundTrips: table,
+        framer,
+        neovimUnhandledRejections: neovimRejections,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+}
+
+await main();

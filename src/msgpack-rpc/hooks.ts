@@ -1,0 +1,129 @@
+import { type ConnectionClosedError, HandlerError, ProtocolError } from './errors.js';
+import type { Frame } from './framer.js';
+import type { Message } from './message.js';
+import type { MessageKind, TraceEvent, TraceHook } from './trace.js';
+
+/**
+ * A peer's user hooks: the trace hook, `onError` and `onClose` listeners. Every hook is sandboxed: what it throws
+ * goes to `onError` (without recursion), never to the caller. No trace event object is built without a hook.
+ *
+ * @internal
+ */
+export class PeerHooks {
+  /** Whether a trace hook is set (check before building an event). */
+  readonly tracing: boolean;
+  private readonly errorListeners = new Set<(error: Error) => void>();
+  private readonly closeListeners = new Set<(error: ConnectionClosedError) => void>();
+  private reporting = false;
+  private closedWith: ConnectionClosedError | undefined;
+
+  constructor(
+    private readonly traceHook: TraceHook | undefined,
+    private readonly traceFrames: boolean,
+  ) {
+    this.tracing = traceHook !== undefined;
+  }
+
+  addErrorListener(listener: (error: Error) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  addCloseListener(listener: (error: ConnectionClosedError) => void): () => void {
+    const closed = this.closedWith;
+    if (closed) {
+      process.nextTick(() => this.run('onClose', () => listener(closed)));
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  /** Fires the close trace event and the close listeners, once. */
+  closed(error: ConnectionClosedError): void {
+    if (this.closedWith) return;
+    this.closedWith = error;
+    if (this.tracing) this.emit({ type: 'close', time: performance.now(), error });
+    for (const listener of [...this.closeListeners]) this.run('onClose', () => listener(error));
+    this.closeListeners.clear();
+  }
+
+  /** Sends an error to the trace hook (protocol errors) and to every `onError` listener. */
+  reportError(error: Error): void {
+    if (this.tracing && error instanceof ProtocolError) {
+      this.emit({ type: 'protocol-error', time: performance.now(), error });
+    }
+    if (this.reporting) return;
+    this.reporting = true;
+    try {
+      for (const listener of [...this.errorListeners]) {
+        try {
+          listener(error);
+        } catch {
+          // An onError listener that throws has nowhere else to report to; contained.
+        }
+      }
+    } finally {
+      this.reporting = false;
+    }
+  }
+
+  /** Runs a user hook; what it throws becomes a `HandlerError` for `onError`. */
+  run(name: string, body: () => void): void {
+    try {
+      body();
+    } catch (error) {
+      this.reportError(new HandlerError(name, error));
+    }
+  }
+
+  emit(event: TraceEvent): void {
+    const hook = this.traceHook;
+    if (!hook) return;
+    try {
+      hook(event);
+    } catch (error) {
+      this.reportError(new HandlerError('trace', error));
+    }
+  }
+
+  send(
+    kind: MessageKind,
+    msgid: number | undefined,
+    method: string | undefined,
+    bytes: Uint8Array,
+    message: unknown,
+  ): void {
+    this.emit({
+      type: 'send',
+      time: performance.now(),
+      kind,
+      ...(msgid !== undefined ? { msgid } : {}),
+      ...(method !== undefined ? { method } : {}),
+      bytes: bytes.length,
+      message,
+      ...(this.traceFrames ? { frame: bytes.slice() } : {}),
+    });
+  }
+
+  receive(
+    message: Message,
+    frame: Frame,
+    value: unknown,
+    call: { method: string; writtenAt: number } | undefined,
+  ): void {
+    const time = performance.now();
+    const method = message.kind === 'response' ? call?.method : message.method;
+    this.emit({
+      type: 'receive',
+      time,
+      kind: message.kind,
+      ...(message.kind !== 'notification' ? { msgid: message.msgid } : {}),
+      ...(method !== undefined ? { method } : {}),
+      bytes: frame.bytes.length,
+      message: value,
+      ...(call !== undefined ? { durationMs: time - call.writtenAt } : {}),
+      ...(this.traceFrames ? { frame: frame.bytes.slice() } : {}),
+    });
+  }
+}
