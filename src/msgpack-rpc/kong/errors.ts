@@ -1,0 +1,167 @@
+import type { PluginwireErrorOptions } from '../../errors.js';
+import { RpcError } from '../errors.js';
+
+/**
+ * The plugin server does not know the instance id it was asked about (`no plugin instance #<id>`, matched
+ * case-insensitively, as Kong does in `Kong/kong: kong/runloop/plugin_servers/rpc/mp_rpc.lua`). The server was
+ * most likely restarted; the instance cache of {@link KongPluginClient} restarts the instance and retries.
+ *
+ * Code `MSGPACK_RPC_NO_PLUGIN_INSTANCE`. `cause` is the `RemoteError` the server answered with.
+ */
+export class NoPluginInstanceError extends RpcError {
+  /** The instance id the server did not know. */
+  readonly instanceId: number;
+
+  /**
+   * @param instanceId - the unknown instance id.
+   * @param message - the server's error text.
+   * @param options - `cause`: the `RemoteError`.
+   */
+  constructor(instanceId: number, message?: string, options?: PluginwireErrorOptions) {
+    super('MSGPACK_RPC_NO_PLUGIN_INSTANCE', message ?? `no plugin instance #${instanceId}`, options);
+    this.instanceId = instanceId;
+  }
+}
+
+/**
+ * A plugin server answered with something Kong could not use: a result that is not StepData, a `Data` that
+ * is neither `"ret"` nor `{Method, Args}`, a result of the wrong shape. Kong raises a Lua error in these cases;
+ * the Kong side rejects the call with this error.
+ *
+ * Code `MSGPACK_RPC_KONG_PROTOCOL`.
+ */
+export class KongProtocolError extends RpcError {
+  /** The plugin-server method whose result was unusable. */
+  readonly method: string;
+
+  /**
+   * @param method - the method whose result was unusable.
+   * @param message - what was wrong.
+   */
+  constructor(method: string, message: string) {
+    super('MSGPACK_RPC_KONG_PROTOCOL', `${method}: ${message}`);
+    this.method = method;
+  }
+}
+
+/**
+ * The caller's PDK implementation threw while {@link KongPluginClient.handleEvent} ran one of the plugin's PDK
+ * calls. Kong fails the nginx request in that case and never sends another Step, so the event is abandoned.
+ *
+ * Code `MSGPACK_RPC_KONG_PDK`. `cause` is what the PDK implementation threw.
+ */
+export class KongPdkError extends RpcError {
+  /** The PDK method the plugin called, e.g. `kong.request.get_header`. */
+  readonly method: string;
+
+  /**
+   * @param method - the PDK method.
+   * @param options - `cause`: what the PDK implementation threw.
+   */
+  constructor(method: string, options?: PluginwireErrorOptions) {
+    const cause = options?.cause;
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super('MSGPACK_RPC_KONG_PDK', `PDK method ${method} failed: ${detail}`, options);
+    this.method = method;
+  }
+}
+
+/**
+ * A PDK call on the plugin-server side could not be answered because its event is over: the handler already
+ * called `kong.response.exit`/`kong.response.error`, the event expired (no Step for longer than the server's
+ * `eventTimeout`), Kong answered with `plugin.StepError` (Kong 2.x), or the server closed.
+ *
+ * Code `MSGPACK_RPC_KONG_EVENT_CLOSED`.
+ */
+export class KongEventClosedError extends RpcError {
+  /** The event id. */
+  readonly eventId: number;
+  /** The PDK method that could not be answered. */
+  readonly method: string;
+
+  /**
+   * @param eventId - the event id.
+   * @param method - the PDK method.
+   * @param reason - why the event is over.
+   */
+  constructor(eventId: number, method: string, reason: string) {
+    super('MSGPACK_RPC_KONG_EVENT_CLOSED', `PDK method ${method} not answered: event ${eventId} ${reason}`);
+    this.eventId = eventId;
+    this.method = method;
+  }
+}
+
+/**
+ * Kong answered a plugin's PDK call with `plugin.StepError` (Kong 2.3–2.8 do this when the PDK function returned
+ * `nil, err`). The plugin's awaiting call rejects with this error.
+ *
+ * Code `MSGPACK_RPC_KONG_STEP_ERROR`.
+ */
+export class KongStepError extends RpcError {
+  /** The PDK method that failed. */
+  readonly method: string;
+  /** The error text Kong sent. */
+  readonly detail: string;
+
+  /**
+   * @param method - the PDK method.
+   * @param detail - Kong's error text.
+   */
+  constructor(method: string, detail: string) {
+    super('MSGPACK_RPC_KONG_STEP_ERROR', `PDK method ${method} failed: ${detail}`);
+    this.method = method;
+    this.detail = detail;
+  }
+}
+
+/**
+ * Another live plugin server already answers on the socket path, so {@link KongPluginServer.listen} refuses to
+ * take it over (a stale socket file with nobody behind it is removed instead).
+ *
+ * Code `MSGPACK_RPC_KONG_SOCKET_IN_USE`.
+ */
+export class KongSocketInUseError extends RpcError {
+  /** The socket path. */
+  readonly socketPath: string;
+
+  /** @param socketPath - the socket path another server answers on. */
+  constructor(socketPath: string) {
+    super('MSGPACK_RPC_KONG_SOCKET_IN_USE', `another plugin server answers on ${socketPath}`);
+    this.socketPath = socketPath;
+  }
+}
+
+/**
+ * The Kong side could not connect to the plugin server's socket (after the `connectRetry` grace period, if one
+ * is set).
+ *
+ * Code `MSGPACK_RPC_KONG_CONNECT`. `cause` is the socket error (`ENOENT`, `ECONNREFUSED`, …).
+ */
+export class KongConnectError extends RpcError {
+  /** The socket path. */
+  readonly socketPath: string;
+
+  /**
+   * @param socketPath - the socket path.
+   * @param options - `cause`: the socket error.
+   */
+  constructor(socketPath: string, options?: PluginwireErrorOptions) {
+    const cause = options?.cause;
+    const detail = cause instanceof Error ? `: ${cause.message}` : '';
+    super('MSGPACK_RPC_KONG_CONNECT', `cannot connect to plugin server at ${socketPath}${detail}`, options);
+    this.socketPath = socketPath;
+  }
+}
+
+/**
+ * A plugin definition given to {@link KongPluginServer.addPlugin}, or a command line given to
+ * {@link runPluginServerCli}, is invalid.
+ *
+ * Code `MSGPACK_RPC_KONG_CONFIG`.
+ */
+export class KongConfigError extends RpcError {
+  /** @param message - what is wrong. */
+  constructor(message: string) {
+    super('MSGPACK_RPC_KONG_CONFIG', message);
+  }
+}

@@ -1,0 +1,577 @@
+/**
+ * The plugin-server side of Kong's MsgPack:1 protocol: TypeScript plugins served to a real Kong on a Unix
+ * socket (kong-rpc spec §3–§6, §11 "Plugin-server side").
+ */
+import { lstatSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { KongConfigError, KongSocketInUseError } from './errors.js';
+import { type EventHooks, ServerEvent, type StepData, safeText } from './event.js';
+import {
+  isKongPhase,
+  type KongPluginDefinition,
+  type KongPluginInfo,
+  type KongPluginInstance,
+  type RegisteredPlugin,
+  registerPlugin,
+} from './plugins.js';
+import { serveKongConnection, serverPidNotification } from './transport.js';
+
+/** One log line of a {@link KongPluginServer}, delivered to its `logger` hook. */
+export interface KongServerLogEntry {
+  /** Severity. */
+  level: 'debug' | 'info' | 'warn' | 'error';
+  /** What happened. */
+  message: string;
+  /** The plugin concerned, if any. */
+  plugin?: string;
+  /** The phase concerned, if any. */
+  phase?: string;
+  /** The instance id concerned, if any. */
+  instanceId?: number;
+  /** The event id concerned, if any. */
+  eventId?: number;
+  /** The error, if one was caught. */
+  error?: unknown;
+}
+
+/** Options of {@link KongPluginServer}. */
+export interface KongPluginServerOptions {
+  /** The socket path. Default `<prefix>/<name>.socket`, Kong 3.9+'s default (kong-rpc spec §8). */
+  socketPath?: string;
+  /** The Kong prefix directory the default socket lives in. Default `/usr/local/kong`. */
+  prefix?: string;
+  /** The socket's base name. Default: the name of the first plugin added. */
+  name?: string;
+  /**
+   * Send `[2, "serverPid", <pid>]` on every accepted connection, so Kong drops its cached instance ids when this
+   * process is replaced (spec §6.3). Default `true`.
+   */
+  serverPid?: boolean;
+  /**
+   * An event with no HandleEvent/Step activity for this long is dropped (Kong abandons events after terminal
+   * calls, errors, timeouts and worker deaths; spec §4.2 E8). Default 120,000 ms, twice Kong's read timeout.
+   */
+  eventTimeout?: number;
+  /** The first instance id. Default: random in `[1, 2^31−1]`, so ids are not reused after a restart (spec §5). */
+  instanceIdBase?: number;
+  /** The largest message accepted from Kong, in bytes (raw bodies travel inside). Default 128 MiB. */
+  maxFrameBytes?: number;
+  /** Log hook. The server never writes to the console. */
+  logger?: (entry: KongServerLogEntry) => void;
+}
+
+/** Options of {@link KongPluginServer.listen}. */
+export interface KongListenOptions {
+  /** The socket path; overrides the constructor's. */
+  socketPath?: string | undefined;
+  /** The prefix of the default socket path; overrides the constructor's. */
+  prefix?: string | undefined;
+}
+
+interface Instance {
+  readonly id: number;
+  readonly plugin: RegisteredPlugin;
+  readonly config: unknown;
+  readonly startTime: number;
+  readonly object: KongPluginInstance;
+}
+
+const MAX_ID = 2 ** 31 - 1;
+const DEFAULT_PREFIX = '/usr/local/kong';
+let nextEventId = 0;
+
+/**
+ * Serves TypeScript plugins to Kong over MsgPack:1 on a Unix socket.
+ *
+ * It implements every method of the protocol (`plugin.StartInstance`, `CloseInstance`, `HandleEvent`, all
+ * `Step*`, `InstanceStatus`, `GetPluginInfo`, `GetStatus`, `SetPluginDir`) with Kong's exact error strings;
+ * keeps events by EventId across connections; ends an event at once when its handler throws or calls
+ * `kong.response.exit`/`error`; never expires instances by timer; and never reuses instance ids across
+ * restarts.
+ *
+ * @example
+ * ```ts
+ * const server = new KongPluginServer({ prefix: '/usr/local/kong' });
+ * server.addPlugin({
+ *   name: 'hello',
+ *   version: '1.0.0',
+ *   priority: 10,
+ *   schema: [{ greeting: { type: 'string' } }],
+ *   create: (config: { greeting?: string }) => ({
+ *     async access(kong) {
+ *       const host = await kong.request.getHeader('host');
+ *       await kong.response.setHeader('x-hello', `${config.greeting ?? 'hi'} ${host}`);
+ *     },
+ *   }),
+ * });
+ * await server.listen(); // /usr/local/kong/hello.socket
+ * ```
+ */
+export class KongPluginServer {
+  private readonly options: KongPluginServerOptions;
+  private readonly plugins = new Map<string, RegisteredPlugin>();
+  private readonly instances = new Map<number, Instance>();
+  private readonly events = new Map<number, ServerEvent>();
+  private readonly connections = new Set<{ close(): void; destroy(): void }>();
+  private readonly methods: ReadonlyMap<string, (param: unknown) => unknown>;
+  private readonly eventHooks: EventHooks;
+  private readonly eventTimeout: number;
+  private nextInstanceId: number;
+  private listener: Server | undefined;
+  private listeningPath: string | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private isClosed = false;
+  private readonly closedPromise: Promise<void>;
+  private resolveClosed: () => void = () => {};
+  private pluginDirectory: string | undefined;
+
+  /** @param options - socket location, notifications, limits and the log hook. */
+  constructor(options: KongPluginServerOptions = {}) {
+    this.options = options;
+    this.closedPromise = new Promise<void>((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    this.eventTimeout = options.eventTimeout ?? 120_000;
+    if (!(this.eventTimeout > 0))
+      throw new KongConfigError('eventTimeout must be a positive number of milliseconds');
+    const base = options.instanceIdBase ?? 1 + Math.floor(Math.random() * MAX_ID);
+    if (!Number.isInteger(base) || base < 0 || base > MAX_ID) {
+      throw new KongConfigError(`instanceIdBase must be an integer in 0…${MAX_ID}`);
+    }
+    this.nextInstanceId = base;
+    this.eventHooks = {
+      finished: (event) => {
+        this.events.delete(event.id);
+      },
+      failed: (event, error) => {
+        this.log({
+          level: 'error',
+          message: `plugin ${event.plugin} failed in phase ${event.phase}`,
+          plugin: event.plugin,
+          phase: event.phase,
+          eventId: event.id,
+          error,
+        });
+      },
+    };
+    this.methods = new Map<string, (param: unknown) => unknown>([
+      ['plugin.StartInstance', (param) => this.startInstance(param)],
+      ['plugin.CloseInstance', (param) => this.closeInstance(param)],
+      ['plugin.InstanceStatus', (param) => this.instanceStatus(this.instanceOf(param))],
+      ['plugin.HandleEvent', (param) => this.handleEvent(param)],
+      ['plugin.Step', (param) => this.step(param, false)],
+      ['plugin.StepMultiMap', (param) => this.step(param, false)],
+      ['plugin.StepCredential', (param) => this.step(param, false)],
+      ['plugin.StepConsumer', (param) => this.step(param, false)],
+      ['plugin.StepRoute', (param) => this.step(param, false)],
+      ['plugin.StepService', (param) => this.step(param, false)],
+      ['plugin.StepMemoryStats', (param) => this.step(param, false)],
+      ['plugin.StepPlugin', (param) => this.step(param, false)],
+      ['plugin.StepError', (param) => this.step(param, true)],
+      ['plugin.GetPluginInfo', (param) => this.getPluginInfo(param)],
+      ['plugin.GetStatus', () => this.getStatus()],
+      ['plugin.SetPluginDir', (param) => this.setPluginDir(param)],
+    ]);
+  }
+
+  /**
+   * Adds a plugin. Kong 3.9+ registers only the first plugin of a server's dump, so serve one plugin per server
+   * (and socket) unless every Kong you target is older.
+   *
+   * @param definition - name, version, priority, schema and the instance factory.
+   * @returns this server, for chaining.
+   * @throws {@link KongConfigError} for an invalid definition or a duplicate name.
+   */
+  addPlugin<Config>(definition: KongPluginDefinition<Config>): this {
+    const registered = registerPlugin(definition as KongPluginDefinition<never>);
+    if (this.plugins.has(registered.info.Name)) {
+      throw new KongConfigError(`plugin ${registered.info.Name} is already added`);
+    }
+    this.plugins.set(registered.info.Name, registered);
+    return this;
+  }
+
+  /** The plugin information of every plugin added, in order (the dump's `Plugins`). */
+  pluginInfos(): KongPluginInfo[] {
+    return [...this.plugins.values()].map((plugin) => plugin.info);
+  }
+
+  /**
+   * The query-command output Kong reads (spec §7): `{"Protocol":"MsgPack:1","Plugins":[…]}` by default, or
+   * the bare array of infos with `form: 'array'` (which Kong also reads as MsgPack:1).
+   *
+   * @param options - `form`: `'object'` (default) or `'array'`.
+   * @returns the JSON text, without a trailing newline.
+   */
+  dumpInfo(options: { form?: 'object' | 'array' } = {}): string {
+    const infos = this.pluginInfos();
+    return JSON.stringify(options.form === 'array' ? infos : { Protocol: 'MsgPack:1', Plugins: infos });
+  }
+
+  /**
+   * The socket path: the one listened on, else the one {@link KongPluginServer.listen} would use (explicit, or
+   * `<prefix>/<name>.socket`).
+   *
+   * @throws {@link KongConfigError} when there is no explicit path and no plugin to name the socket after.
+   */
+  get socketPath(): string {
+    return this.listeningPath ?? this.resolveSocketPath({});
+  }
+
+  /** Resolves when {@link KongPluginServer.close} has finished. */
+  get closed(): Promise<void> {
+    return this.closedPromise;
+  }
+
+  /** Number of events in progress (for monitoring and tests). */
+  get activeEvents(): number {
+    return this.events.size;
+  }
+
+  /**
+   * Listens on the Unix socket. A stale socket file (nobody answers on it) is removed first; a live server on
+   * it makes this fail.
+   *
+   * @param options - overrides of the constructor's `socketPath` and `prefix` (the command line uses them).
+   * @returns the socket path.
+   * @throws {@link KongSocketInUseError} when another server answers on the path; {@link KongConfigError} when
+   *   the path exists and is not a socket, or the server is closed or already listening; the `listen` error
+   *   (`EACCES`, …) otherwise.
+   */
+  async listen(options: KongListenOptions = {}): Promise<string> {
+    if (this.isClosed) throw new KongConfigError('server is closed');
+    if (this.listener !== undefined) throw new KongConfigError('server is already listening');
+    const path = this.resolveSocketPath(options);
+    await removeStaleSocket(path);
+    const listener = createServer({ allowHalfOpen: false }, (socket) => this.serve(socket));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(path, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    listener.on('error', (error) => this.log({ level: 'error', message: 'listener error', error }));
+    this.listener = listener;
+    this.listeningPath = path;
+    this.log({ level: 'info', message: `listening on ${path}` });
+    return path;
+  }
+
+  /**
+   * Serves one connected stream: an accepted socket, or an in-memory duplex in tests. {@link KongPluginServer.listen}
+   * calls it for every connection.
+   *
+   * @param stream - the connection; it is closed with the server.
+   */
+  serve(stream: Duplex): void {
+    if (this.isClosed) {
+      stream.destroy();
+      return;
+    }
+    if (this.options.serverPid ?? true) stream.write(serverPidNotification(process.pid));
+    const connection = serveKongConnection(stream, (method, param) => this.dispatch(method, param), {
+      onError: (error) => this.log({ level: 'warn', message: 'connection error', error }),
+      maxFrameBytes: this.options.maxFrameBytes,
+    });
+    this.connections.add(connection);
+    stream.once('close', () => this.connections.delete(connection));
+  }
+
+  /**
+   * Stops listening, closes every connection (responses in progress are flushed), ends every event (their pending
+   * PDK calls reject with `KongEventClosedError`), closes every instance and removes the socket file.
+   */
+  async close(): Promise<void> {
+    if (this.isClosed) return this.closedPromise;
+    this.isClosed = true;
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    const listener = this.listener;
+    this.listener = undefined;
+    const closing =
+      listener === undefined
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => listener.close(() => resolve()));
+    for (const event of [...this.events.values()]) event.abort('closed with the server');
+    for (const connection of this.connections) connection.close();
+    for (const instance of this.instances.values()) this.closeObject(instance);
+    this.instances.clear();
+    await closing;
+    for (const connection of this.connections) connection.destroy();
+    if (this.listeningPath !== undefined) {
+      try {
+        unlinkSync(this.listeningPath);
+      } catch {
+        // Already gone (removed by someone else): nothing to clean.
+      }
+      this.listeningPath = undefined;
+    }
+    this.resolveClosed();
+  }
+
+  private resolveSocketPath(options: KongListenOptions): string {
+    const explicit = options.socketPath ?? this.options.socketPath;
+    if (explicit !== undefined) return explicit;
+    const name = this.options.name ?? this.plugins.keys().next().value;
+    if (name === undefined)
+      throw new KongConfigError('no socket path: set socketPath or name, or add a plugin first');
+    // Kong lower-cases the names of `pluginserver_names` before it builds its default socket path.
+    return join(options.prefix ?? this.options.prefix ?? DEFAULT_PREFIX, `${name.toLowerCase()}.socket`);
+  }
+
+  /** Dispatches one request by method name; rejects with the error text Kong sees. */
+  private dispatch(method: string, param: unknown): unknown {
+    const known = this.methods.get(method);
+    if (known !== undefined) return known(param);
+    const dot = method.indexOf('.');
+    const namespace = dot < 0 ? method : method.slice(0, dot);
+    if (namespace !== 'plugin') throw new Error(safeText(`RPC for ${namespace} is not supported`));
+    throw new Error(safeText(`method ${method.slice(dot + 1)} not implemented`));
+  }
+
+  private startInstance(param: unknown): unknown {
+    const { Name: name, Config: configText } = (isRecord(param) ? param : {}) as Record<string, unknown>;
+    if (typeof name !== 'string' || typeof configText !== 'string') {
+      throw new Error('invalid request: StartInstance expects {Name: string, Config: string}');
+    }
+    const plugin = this.plugins.get(name);
+    if (plugin === undefined) throw new Error(safeText(`plugin ${name} not found`));
+    let config: unknown;
+    try {
+      config = JSON.parse(configText);
+    } catch (error) {
+      throw new Error(safeText(`invalid config for plugin ${name}: ${(error as Error).message}`));
+    }
+    // lua-cjson may encode an empty config table as [] (spec §3).
+    if (Array.isArray(config) && config.length === 0) config = {};
+    if (!isRecord(config)) throw new Error(safeText(`invalid config for plugin ${name}: not a JSON object`));
+    const finish = (object: KongPluginInstance) => {
+      if (typeof object !== 'object' || object === null) {
+        throw new Error(safeText(`invalid config for plugin ${name}: create did not return an object`));
+      }
+      const id = this.allocateInstanceId();
+      const instance: Instance = { id, plugin, config, startTime: Date.now() / 1000, object };
+      this.instances.set(id, instance);
+      plugin.lastStartInstance = instance.startTime;
+      this.log({
+        level: 'debug',
+        message: `instance #${id} of ${name} started`,
+        plugin: name,
+        instanceId: id,
+      });
+      return this.instanceStatus(instance);
+    };
+    const fail = (error: unknown): never => {
+      throw new Error(
+        safeText(
+          `invalid config for plugin ${name}: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
+    };
+    let created: KongPluginInstance | Promise<KongPluginInstance>;
+    try {
+      created = plugin.definition.create(config as never);
+    } catch (error) {
+      return fail(error);
+    }
+    return created instanceof Promise ? created.then(finish, fail) : finish(created);
+  }
+
+  private closeInstance(param: unknown): unknown {
+    const instance = this.instanceOf(param);
+    this.instances.delete(instance.id);
+    instance.plugin.lastCloseInstance = Date.now() / 1000;
+    this.closeObject(instance);
+    return { Name: instance.plugin.info.Name, Id: instance.id, Config: instance.config };
+  }
+
+  private closeObject(instance: Instance): void {
+    try {
+      const closing = instance.object.close?.();
+      if (closing instanceof Promise)
+        closing.catch((error: unknown) => this.logCloseFailure(instance, error));
+    } catch (error) {
+      this.logCloseFailure(instance, error);
+    }
+  }
+
+  private logCloseFailure(instance: Instance, error: unknown): void {
+    const plugin = instance.plugin.info.Name;
+    this.log({
+      level: 'warn',
+      message: `closing instance #${instance.id} of ${plugin} failed`,
+      plugin,
+      instanceId: instance.id,
+      error,
+    });
+  }
+
+  private instanceStatus(instance: Instance): unknown {
+    return {
+      Name: instance.plugin.info.Name,
+      Id: instance.id,
+      Config: instance.config,
+      StartTime: instance.startTime,
+    };
+  }
+
+  private instanceOf(param: unknown): Instance {
+    if (typeof param !== 'number' || !Number.isInteger(param)) {
+      throw new Error('invalid request: instance id must be an integer');
+    }
+    const instance = this.instances.get(param);
+    if (instance === undefined) throw new Error(`no plugin instance #${param}`);
+    return instance;
+  }
+
+  private handleEvent(param: unknown): Promise<StepData> | StepData {
+    const { InstanceId: instanceId, EventName: phase } = (isRecord(param) ? param : {}) as Record<
+      string,
+      unknown
+    >;
+    const instance = this.instanceOf(instanceId);
+    if (!isKongPhase(phase))
+      throw new Error(safeText(`invalid request: unknown phase ${JSON.stringify(phase)}`));
+    const id = this.allocateEventId();
+    const handler = instance.object[phase];
+    if (typeof handler !== 'function') return { EventId: id, Data: 'ret' };
+    const event = new ServerEvent(id, instance.plugin.info.Name, phase, this.eventHooks, performance.now());
+    this.events.set(id, event);
+    this.ensureSweep();
+    return event.start((kong) => handler.call(instance.object, kong));
+  }
+
+  private step(param: unknown, isError: boolean): Promise<StepData> {
+    const { EventId: eventId, Data: data } = (isRecord(param) ? param : {}) as Record<string, unknown>;
+    if (typeof eventId !== 'number' || !Number.isInteger(eventId)) {
+      throw new Error('invalid request: Step expects {EventId: integer, Data}');
+    }
+    const event = this.events.get(eventId);
+    if (event === undefined) throw new Error(`event id ${eventId} not found`);
+    return event.step(data, isError, performance.now());
+  }
+
+  private getPluginInfo(param: unknown): KongPluginInfo {
+    const plugin = typeof param === 'string' ? this.plugins.get(param) : undefined;
+    if (plugin === undefined) throw new Error(safeText(`plugin ${String(param)} not found`));
+    return plugin.info;
+  }
+
+  private getStatus(): unknown {
+    const plugins: Record<string, unknown> = {};
+    for (const plugin of this.plugins.values()) {
+      const name = plugin.info.Name;
+      plugins[name] = {
+        Name: name,
+        Modtime: plugin.addedAt,
+        LoadTime: plugin.addedAt,
+        Instances: [...this.instances.values()]
+          .filter((i) => i.plugin === plugin)
+          .map((i) => this.instanceStatus(i)),
+        LastStartInstance: plugin.lastStartInstance,
+        LastCloseInstance: plugin.lastCloseInstance,
+      };
+    }
+    return { Pid: process.pid, Plugins: plugins };
+  }
+
+  private setPluginDir(param: unknown): string {
+    if (typeof param !== 'string') throw new Error('invalid request: SetPluginDir expects a directory');
+    // TypeScript plugins are added in code, so there is nothing to load from a directory; it is only recorded
+    // (the JS server answers "ok" the same way once it has loaded the directory).
+    this.pluginDirectory = param;
+    this.log({ level: 'debug', message: `plugin directory set to ${this.pluginDirectory}` });
+    return 'ok';
+  }
+
+  private allocateInstanceId(): number {
+    for (;;) {
+      const id = this.nextInstanceId;
+      this.nextInstanceId = id >= MAX_ID ? 1 : id + 1;
+      if (!this.instances.has(id)) return id;
+    }
+  }
+
+  private allocateEventId(): number {
+    for (;;) {
+      const id = nextEventId;
+      nextEventId = id >= MAX_ID ? 0 : id + 1;
+      if (!this.events.has(id)) return id;
+    }
+  }
+
+  private ensureSweep(): void {
+    if (this.sweepTimer !== undefined) return;
+    const every = Math.max(50, Math.min(this.eventTimeout / 4, 30_000));
+    this.sweepTimer = setInterval(() => this.sweep(), every);
+    this.sweepTimer.unref();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const event of [...this.events.values()]) {
+      if (now - event.lastActivity > this.eventTimeout) {
+        this.log({
+          level: 'warn',
+          message: `event ${event.id} expired`,
+          plugin: event.plugin,
+          phase: event.phase,
+          eventId: event.id,
+        });
+        event.abort('expired');
+      }
+    }
+    if (this.events.size === 0 && this.sweepTimer !== undefined) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+
+  private log(entry: KongServerLogEntry): void {
+    const logger = this.options.logger;
+    if (logger === undefined) return;
+    try {
+      logger(entry);
+    } catch {
+      // A failing log hook must not break the protocol.
+    }
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
+}
+
+/** Removes a socket file nobody answers on; refuses when a server answers or the path is not a socket. */
+async function removeStaleSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!isSocket) throw new KongConfigError(`${path} exists and is not a socket; refusing to replace it`);
+  const live = await new Promise<boolean>((resolve) => {
+    const probe: Socket = createConnection(path);
+    const timer = setTimeout(() => finish(true), 1_000);
+    const finish = (answer: boolean) => {
+      clearTimeout(timer);
+      probe.destroy();
+      resolve(answer);
+    };
+    probe.once('connect', () => finish(true));
+    probe.once('error', () => finish(false));
+  });
+  if (live) throw new KongSocketInUseError(path);
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

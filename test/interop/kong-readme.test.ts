@@ -1,0 +1,152 @@
+/**
+ * Runs the README's Kong examples (the fenced `ts` blocks of the kong-rpc section) as programs: the gateway
+ * example against kong-pdk's real JS plugin server, the plugin-server example as Kong would start it. README
+ * drift fails here.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KongPluginClient } from '../../src/msgpack-rpc/index.js';
+import { checkPeer } from '../helpers/peers.js';
+import { tempDir } from './kong-helpers.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = join(root, 'node_modules/.bin/kong-js-pluginserver');
+const available = checkPeer(
+  'kong-pdk (npm dev dependency, node_modules/.bin/kong-js-pluginserver)',
+  existsSync(bin),
+);
+
+/** The fenced ts blocks between the kong-rpc marker and the next `###` heading. */
+function kongExamples(): string[] {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('<!-- kong-rpc section -->');
+  const end = readme.indexOf('\n### ', start);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] as string);
+}
+
+function program(dir: string, name: string, code: string, replacements: [string, string][] = []): string {
+  let source = code.replaceAll(
+    "'pluginwire/msgpack-rpc'",
+    `'${pathToFileURL(join(root, 'src/msgpack-rpc/index.ts')).href}'`,
+  );
+  for (const [from, to] of replacements) {
+    expect(source).toContain(from);
+    source = source.replaceAll(from, to);
+  }
+  const file = join(dir, `${name}.mts`);
+  writeFileSync(file, source);
+  return file;
+}
+
+function run(file: string, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', file, ...args],
+      { timeout: 30_000, cwd: root },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+function stop(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  return exited;
+}
+
+describe.skipIf(!available)('README: Kong’s plugin-server protocol examples', () => {
+  const dir = tempDir('pw-kong-readme-');
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const child of children) await stop(child);
+    dir.dispose();
+  });
+
+  it('has the two examples', () => {
+    expect(kongExamples()).toHaveLength(2);
+  });
+
+  it('runs a Kong JS plugin from a gateway (against kong-js-pluginserver)', async () => {
+    const [gateway] = kongExamples();
+    const server = spawn(
+      bin,
+      ['-p', dir.path, '--sock-name', 'js.sock', '-d', join(root, 'test/fixtures/kong-pdk/plugins')],
+      {
+        stdio: 'ignore',
+      },
+    );
+    children.push(server);
+    const socketPath = join(dir.path, 'js.sock');
+    const probe = new KongPluginClient({ socketPath, connectRetry: 20_000 });
+    await probe.getStatus();
+    await probe.close();
+    const file = program(dir.path, 'gateway', gateway as string, [
+      ['/usr/local/kong/js_pluginserver.sock', socketPath],
+    ]);
+    const { code, stdout, stderr } = await run(file);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('continue to upstream');
+    expect(stdout).toContain("'x-gatekeeper-host': 'example.com'");
+    expect(stdout).toContain("'x-gatekeeper-greeting': 'hello'");
+  });
+
+  it('writes a plugin server in TypeScript (dump, then served to the Kong side)', async () => {
+    const [, pluginServer] = kongExamples();
+    const file = program(dir.path, 'hello', pluginServer as string);
+    const dump = await run(file, ['-dump']);
+    expect(dump.code).toBe(0);
+    expect(JSON.parse(dump.stdout)).toEqual({
+      Protocol: 'MsgPack:1',
+      Plugins: [
+        {
+          Name: 'hello',
+          Version: '1.0.0',
+          Phases: ['access'],
+          Priority: 10,
+          Schema: {
+            name: 'hello',
+            fields: [{ config: { type: 'record', fields: [{ greeting: { type: 'string' } }] } }],
+          },
+        },
+      ],
+    });
+
+    const server = spawn(process.execPath, ['--import', 'tsx', file, '-kong-prefix', dir.path], {
+      stdio: 'ignore',
+      cwd: root,
+    });
+    children.push(server);
+    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+    const client = new KongPluginClient({ socketPath: join(dir.path, 'hello.socket'), connectRetry: 20_000 });
+    try {
+      const headers: Record<string, unknown> = {};
+      const pdk = (host: string) => (method: string, args: unknown[]) => {
+        if (method === 'kong.request.get_header') return host;
+        if (method === 'kong.response.set_header') headers[String(args[0])] = args[1];
+        return undefined;
+      };
+      expect((await client.runEvent('hello', {}, 'access', pdk('example.com'))).terminal).toBeUndefined();
+      expect(headers).toEqual({ 'x-hello': 'hello example.com' });
+      expect(
+        (await client.runEvent('hello', { greeting: 'hi' }, 'access', pdk('blocked.example'))).terminal,
+      ).toEqual({
+        method: 'kong.response.exit',
+        args: [403, 'go away'],
+      });
+    } finally {
+      await client.close();
+    }
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(existsSync(join(dir.path, 'hello.socket'))).toBe(false);
+  });
+});

@@ -1,0 +1,304 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EncodeError } from '../../../src/msgpack-rpc/errors.js';
+import { KongPluginClient } from '../../../src/msgpack-rpc/kong/client.js';
+import { KongConfigError, KongPdkError, KongProtocolError } from '../../../src/msgpack-rpc/kong/errors.js';
+import { KONG_PROFILE } from '../../../src/msgpack-rpc/options.js';
+import { RpcPeer } from '../../../src/msgpack-rpc/peer.js';
+
+type Handler = (method: string, param: unknown) => unknown;
+
+interface FakeServer {
+  path: string;
+  /** Every byte received, per connection. */
+  received: Buffer[][];
+  requests: [string, unknown][];
+  close(): Promise<void>;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function tempSocket(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-kong-client-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'fake.socket');
+}
+
+/** A scripted plugin server: an RpcPeer per connection, bytes recorded, optional raw bytes on accept. */
+async function fakeServer(
+  path: string,
+  handler: Handler,
+  onAccept?: (socket: Socket) => void,
+): Promise<FakeServer> {
+  const received: Buffer[][] = [];
+  const requests: [string, unknown][] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    const chunks: Buffer[] = [];
+    received.push(chunks);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    onAccept?.(socket);
+    const peer = new RpcPeer(socket, { ...KONG_PROFILE });
+    peer.handleUnknown((method, params) => {
+      requests.push([method, params[0]]);
+      return handler(method, params[0]);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  const fake: FakeServer = {
+    path,
+    received,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  cleanups.push(() => fake.close());
+  return fake;
+}
+
+function client(path: string, options = {}): KongPluginClient {
+  const created = new KongPluginClient({ socketPath: path, timeout: 5_000, ...options });
+  cleanups.push(() => created.close());
+  return created;
+}
+
+const hexOf = (chunks: Buffer[]) => Buffer.concat(chunks).toString('hex');
+const hexText = (text: string) => Buffer.from(text).toString('hex');
+
+describe('KongPluginClient event loop (spec §4)', () => {
+  it('sends Kong’s Step method and encoding for each result, and no Step after kong.response.exit', async () => {
+    const script = [
+      { Method: 'kong.request.get_body', Args: null },
+      { Method: 'kong.request.get_query' },
+      { Method: 'kong.request.get_raw_body', Args: [] },
+      { Method: 'kong.client.get_consumer', Args: [] },
+      { Method: 'kong.response.exit', Args: [403, 'nope'] },
+    ];
+    let next = 0;
+    const fake = await fakeServer(tempSocket(), (method) => {
+      if (method === 'plugin.GetStatus') return { Pid: 1, Plugins: {} };
+      return { EventId: 5, Data: script[next++] };
+    });
+    const calls: [string, unknown[]][] = [];
+    const kong = client(fake.path);
+    const outcome = await kong.handleEvent(3, 'access', (method, args) => {
+      calls.push([method, args]);
+      if (method === 'kong.request.get_query') return {};
+      if (method === 'kong.request.get_raw_body') return 'hi';
+      if (method === 'kong.client.get_consumer') return { id: 'c' };
+      return undefined;
+    });
+    expect(outcome).toEqual({ pdkCalls: 5, terminal: { method: 'kong.response.exit', args: [403, 'nope'] } });
+    // nil and absent Args are no arguments.
+    expect(calls.map(([, args]) => args)).toEqual([[], [], [], [], [403, 'nope']]);
+    expect(fake.requests.map(([method]) => method)).toEqual([
+      'plugin.HandleEvent',
+      'plugin.Step',
+      'plugin.StepMultiMap',
+      'plugin.Step',
+      'plugin.StepConsumer',
+    ]);
+    const bytes = hexOf(fake.received.flat().length ? fake.received.flat() : []);
+    // HandleEvent as Kong sends it (same key order as our insertion order).
+    expect(
+      bytes.startsWith(
+        `940001b2${hexText('plugin.HandleEvent')}9182aa${hexText('InstanceId')}03a9${hexText('EventName')}a6${hexText('access')}`,
+      ),
+    ).toBe(true);
+    expect(bytes).toContain(`ab${hexText('plugin.Step')}9181a7${hexText('EventId')}05`); // nil result: no Data key
+    expect(bytes).toContain(`a4${hexText('Data')}80`); // empty multimap: explicit empty map
+    expect(bytes).toContain(`a4${hexText('Data')}c4026869`); // raw body: bin
+    await kong.getStatus();
+    expect(fake.requests.at(-1)?.[0]).toBe('plugin.GetStatus');
+  });
+
+  it('sends StartInstance config as JSON text and CloseInstance with a bare id', async () => {
+    const fake = await fakeServer(tempSocket(), (method, param) => {
+      if (method === 'plugin.StartInstance') {
+        const { Name, Config } = param as { Name: string; Config: string };
+        return { Name, Id: 7, Config: JSON.parse(Config), StartTime: 1700000000.5 };
+      }
+      return { Name: 'p', Id: param, Config: {} };
+    });
+    const kong = client(fake.path);
+    expect(await kong.startInstance('p', { a: [1, 2] })).toEqual({
+      name: 'p',
+      id: 7,
+      config: { a: [1, 2] },
+      startTime: 1700000000.5,
+    });
+    expect(fake.requests[0]).toEqual(['plugin.StartInstance', { Name: 'p', Config: '{"a":[1,2]}' }]);
+    expect(await kong.closeInstance(7)).toMatchObject({ id: 7, startTime: undefined });
+    expect(hexOf(fake.received.flat())).toContain(`b4${hexText('plugin.CloseInstance')}9107`);
+  });
+
+  it('rejects unusable results with KongProtocolError and a throwing PDK with KongPdkError', async () => {
+    let answer: unknown = { EventId: 1, Data: 42 };
+    const fake = await fakeServer(tempSocket(), () => answer);
+    const kong = client(fake.path);
+    await expect(kong.handleEvent(1, 'access', () => undefined)).rejects.toBeInstanceOf(KongProtocolError);
+    answer = 'not a map';
+    await expect(kong.handleEvent(1, 'access', () => undefined)).rejects.toBeInstanceOf(KongProtocolError);
+    answer = { EventId: 1, Data: { Method: 'kong.request.get_header', Args: ['x'] } };
+    const cause = new Error('pdk down');
+    const failure = kong.handleEvent(1, 'access', () => {
+      throw cause;
+    });
+    await expect(failure).rejects.toBeInstanceOf(KongPdkError);
+    await expect(failure).rejects.toMatchObject({ method: 'kong.request.get_header', cause });
+  });
+
+  it('rejects a PDK result that cannot be encoded with EncodeError and keeps the connection', async () => {
+    const fake = await fakeServer(tempSocket(), () => ({
+      EventId: 1,
+      Data: { Method: 'kong.request.get_header', Args: [] },
+    }));
+    const kong = client(fake.path);
+    await expect(kong.handleEvent(1, 'access', () => new Map([['a', 1]]))).rejects.toBeInstanceOf(
+      EncodeError,
+    );
+    expect(kong.connections).toBe(1);
+    expect(fake.received).toHaveLength(1);
+  });
+
+  it('closes idle connections after idleTimeout, and keeps at most poolSize idle', async () => {
+    const fake = await fakeServer(tempSocket(), () => ({ Pid: 1, Plugins: {} }));
+    const kong = client(fake.path, { idleTimeout: 50, poolSize: 2 });
+    await Promise.all(Array.from({ length: 4 }, () => kong.getStatus()));
+    expect(kong.connections).toBe(2);
+    await expect.poll(() => kong.connections, { timeout: 5_000 }).toBe(0);
+    await kong.getStatus();
+    expect(kong.connections).toBe(1);
+  });
+
+  it('keeps one request in flight per connection: with one connection, calls queue', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const fake = await fakeServer(tempSocket(), async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      return { Pid: 1, Plugins: {} };
+    });
+    const kong = client(fake.path, { maxConnections: 1 });
+    await Promise.all(Array.from({ length: 10 }, () => kong.getStatus()));
+    expect(maxInFlight).toBe(1);
+    expect(kong.connections).toBe(1);
+    expect(fake.received).toHaveLength(1);
+  });
+});
+
+describe('KongPluginClient serverPid handling (spec §6.3)', () => {
+  it('reads a Go-style signed pid before the response and reports it once', async () => {
+    const path = tempSocket();
+    const fake = await fakeServer(
+      path,
+      () => ({ Pid: 1234, Plugins: {} }),
+      // [2, "serverPid", 1234] with a bare, signed pid, as Kong/go-pluginserver sent it.
+      (socket) => socket.write(Buffer.from(`9302a9${hexText('serverPid')}d104d2`, 'hex')),
+    );
+    const kong = client(path);
+    const pids: unknown[] = [];
+    const resets: unknown[] = [];
+    kong.on('serverPid', (pid, previous) => pids.push([pid, previous]));
+    kong.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    await Promise.all([kong.getStatus(), kong.getStatus()]);
+    await kong.getStatus();
+    expect(kong.serverPidSeen).toBe(1234);
+    expect(fake.received.length).toBe(2);
+    expect(pids).toEqual([[1234, undefined]]);
+    expect(resets).toEqual([]);
+  });
+
+  it('resets the instance cache when one client sees the pid change', async () => {
+    const path = tempSocket();
+    let pid = 100;
+    let nextId = 1;
+    const fake = await fakeServer(
+      path,
+      (method) => {
+        if (method === 'plugin.StartInstance') return { Name: 'p', Id: nextId++, Config: {}, StartTime: 1 };
+        return { EventId: 0, Data: 'ret' };
+      },
+      (socket) =>
+        socket.write(Buffer.from(`9302a9${hexText('serverPid')}${pid.toString(16).padStart(2, '0')}`, 'hex')),
+    );
+    const kong = client(path, { poolSize: 0 });
+    const resets: unknown[] = [];
+    kong.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    await kong.runEvent('p', {}, 'access', () => undefined);
+    pid = 101;
+    await kong.runEvent('p', {}, 'access', () => undefined);
+    await kong.runEvent('p', {}, 'access', () => undefined);
+    expect(resets).toEqual([[undefined, 'server-pid']]);
+    // One StartInstance before the change, one after it.
+    expect(fake.requests.filter(([method]) => method === 'plugin.StartInstance')).toHaveLength(2);
+  });
+});
+
+describe('KongPluginClient strictness (spec M3, §11 Kong side)', () => {
+  /** A raw server that answers the first request on each connection with fixed bytes. */
+  async function rawServer(path: string, reply: Buffer): Promise<{ connections: () => number }> {
+    let connections = 0;
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.once('data', () => socket.write(reply));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    return { connections: () => connections };
+  }
+
+  it('drops the connection on a response with another msgid', async () => {
+    const path = tempSocket();
+    const raw = await rawServer(path, Buffer.from('9401ccc8c0c0', 'hex')); // [1, 200, nil, nil]
+    const kong = client(path);
+    await expect(kong.getStatus()).rejects.toMatchObject({ code: 'MSGPACK_RPC_CLOSED' });
+    await expect(kong.getStatus()).rejects.toMatchObject({ code: 'MSGPACK_RPC_CLOSED' });
+    expect(raw.connections()).toBe(2);
+  });
+
+  it('drops the connection when the server sends a request instead of a response', async () => {
+    const path = tempSocket();
+    await rawServer(path, Buffer.from(`9400${'05'}a1${hexText('m')}90`, 'hex')); // [0, 5, "m", []]
+    const kong = client(path);
+    const failure = kong.getStatus();
+    await expect(failure).rejects.toMatchObject({
+      code: 'MSGPACK_RPC_CLOSED',
+      cause: expect.any(KongProtocolError),
+    });
+    expect(kong.connections).toBe(0);
+  });
+});
+
+describe('KongPluginClient options', () => {
+  it.each([
+    [{ socketPath: '' }],
+    [{ socketPath: '/s', timeout: 0 }],
+    [{ socketPath: '/s', retries: -1 }],
+    [{ socketPath: '/s', poolSize: 1.5 }],
+    [{ socketPath: '/s', idleTimeout: Number.NaN }],
+  ])('rejects %j with KongConfigError', (options) => {
+    expect(() => new KongPluginClient(options)).toThrow(KongConfigError);
+  });
+});
