@@ -124,17 +124,21 @@ export function waitForReady(
     const check = (): void => {
       if (done) return;
       const state = channel.getConnectivityState(true);
-      if (state === connectivityState.READY) return finish();
-      if (state === connectivityState.SHUTDOWN)
-        return finish(new PluginConnectError(target, 'channel closed'));
+      if (state === connectivityState.READY) {
+        finish();
+        return;
+      }
+      if (state === connectivityState.SHUTDOWN) {
+        finish(new PluginConnectError(target, 'channel closed'));
+        return;
+      }
       if (state === connectivityState.TRANSIENT_FAILURE) lastFailure = true;
       channel.watchConnectivityState(state, deadline, (error) => {
         if (error !== undefined) {
           const last = STATE_NAMES[channel.getConnectivityState(false)] ?? 'unknown';
           const detail = lastFailure ? ' (connection or TLS handshake failed)' : '';
-          return finish(
-            new PluginConnectError(target, `not ready after ${timeout} ms, state ${last}${detail}`),
-          );
+          finish(new PluginConnectError(target, `not ready after ${timeout} ms, state ${last}${detail}`));
+          return;
         }
         check();
       });
