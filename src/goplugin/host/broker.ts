@@ -102,6 +102,7 @@ export class HostBroker implements PluginBroker {
   readonly #waiters = new Map<number, Waiter[]>();
   readonly #servers = new Set<BrokeredServer>();
   readonly #connections = new Set<BrokeredConnection>();
+  readonly #announcedSockets = new Set<string>();
   #lastId = 0;
   #closed = false;
   #streamEnded = false;
@@ -130,7 +131,7 @@ export class HostBroker implements PluginBroker {
     stream.on('data', (info: ConnInfo) => this.#onConnInfo(info));
     // UNIMPLEMENTED (a plugin without a broker) or the end of the connection: go-plugin ignores these errors.
     stream.on('error', (error: Error) => {
-      this.#log('debug', 'broker stream ended', { error: error.message });
+      if (!this.#closed) this.#log('debug', 'broker stream ended', { error: error.message });
       this.#streamEnded = true;
       this.#endPending();
     });
@@ -197,6 +198,14 @@ export class HostBroker implements PluginBroker {
     return connection;
   }
 
+  /**
+   * Unix socket paths the plugin announced for its brokered servers. A Go plugin leaves these behind when it
+   * exits (its `AcceptAndServe` goroutines never get to close their listeners), so the host removes the stale ones.
+   */
+  get announcedSockets(): readonly string[] {
+    return [...this.#announcedSockets];
+  }
+
   /** Ends the stream, stops brokered servers, closes brokered connections, rejects pending dials. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -213,6 +222,7 @@ export class HostBroker implements PluginBroker {
       this.#log('warn', 'ignoring multiplexed broker knock', { id: info.service_id });
       return;
     }
+    if (info.network === 'unix') this.#announcedSockets.add(info.address);
     const waiters = this.#waiters.get(info.service_id);
     const waiter = waiters?.shift();
     if (waiters?.length === 0) this.#waiters.delete(info.service_id);
