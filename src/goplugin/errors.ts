@@ -88,3 +88,57 @@ export class PortRangeError extends GoPluginError {
     super('GOPLUGIN_INVALID_PORT_RANGE', message, options);
   }
 }
+
+// ---- plugin runtime (plugin-side engineer) ----
+
+/** Every code a {@link ServeError} can carry. */
+export type ServeErrorCode =
+  | 'GOPLUGIN_INVALID_CONFIG'
+  | 'GOPLUGIN_COOKIE_MISMATCH'
+  | 'GOPLUGIN_SOCKET_PATH_TOO_LONG'
+  | 'GOPLUGIN_SOCKET_GROUP'
+  | 'GOPLUGIN_BIND_FAILED'
+  | 'GOPLUGIN_CLIENT_CERT_INVALID';
+
+/**
+ * The plugin runtime could not start serving: a bad `servePlugin` configuration
+ * (`GOPLUGIN_INVALID_CONFIG`), a wrong magic cookie with `exit: false` (`GOPLUGIN_COOKIE_MISMATCH`), a Unix socket path over the `sun_path` limit (`GOPLUGIN_SOCKET_PATH_TOO_LONG`), an
+ * unknown `PLUGIN_UNIX_SOCKET_GROUP` (`GOPLUGIN_SOCKET_GROUP`), no address to bind (`GOPLUGIN_BIND_FAILED`), or a
+ * `PLUGIN_CLIENT_CERT` that is not a PEM certificate (`GOPLUGIN_CLIENT_CERT_INVALID`).
+ */
+export class ServeError extends GoPluginError {
+  declare readonly code: ServeErrorCode;
+  /**
+   * @param code - the failure kind.
+   * @param message - what failed, with the values involved.
+   * @param options - the `cause`.
+   */
+  constructor(code: ServeErrorCode, message: string, options?: PluginwireErrorOptions) {
+    super(code, message, options);
+  }
+}
+
+/** Every code a {@link BrokerError} can carry. */
+export type BrokerErrorCode =
+  | 'GOPLUGIN_BROKER_TIMEOUT'
+  | 'GOPLUGIN_BROKER_CLOSED'
+  | 'GOPLUGIN_BROKER_UNKNOWN_NETWORK'
+  | 'GOPLUGIN_BROKER_DUPLICATE_ID';
+
+/**
+ * A GRPCBroker operation failed: no connection info for an id within the wait (`GOPLUGIN_BROKER_TIMEOUT`, Go's
+ * `timeout waiting for connection info`), the broker was closed (`GOPLUGIN_BROKER_CLOSED`), the peer announced a
+ * network other than `unix`/`tcp` (`GOPLUGIN_BROKER_UNKNOWN_NETWORK`), or an id is already being accepted or
+ * dialled (`GOPLUGIN_BROKER_DUPLICATE_ID`).
+ */
+export class BrokerError extends GoPluginError {
+  declare readonly code: BrokerErrorCode;
+  /**
+   * @param code - the failure kind.
+   * @param message - what failed.
+   * @param options - the `cause`.
+   */
+  constructor(code: BrokerErrorCode, message: string, options?: PluginwireErrorOptions) {
+    super(code, message, options);
+  }
+}

@@ -15,12 +15,17 @@ export {
   readPortRange,
 } from './env.js';
 // ---- handshake, negotiation, environment (plugin side) ----
+// ---- plugin runtime: serving go-plugin plugins from TypeScript ----
 export {
+  BrokerError,
+  type BrokerErrorCode,
   GoPluginError,
   HandshakeError,
   type HandshakeErrorCode,
   type HandshakeErrorOptions,
   PortRangeError,
+  ServeError,
+  type ServeErrorCode,
 } from './errors.js';
 export { FirstLineReader, firstStdoutLine } from './first-line.js';
 export {
@@ -35,12 +40,18 @@ export {
   type ParseHandshakeOptions,
   parseHandshake,
 } from './handshake.js';
+export {
+  createHclogLogger,
+  formatHclogTimestamp,
+  type HclogLoggerOptions,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+} from './hclog.js';
 // ---- host runtime: launching and using go-plugin plugins (host side) ----
-export type { BrokeredConnection, BrokeredServer, PluginBroker } from './host/broker.js';
+export type { BrokeredConnection, PluginBroker } from './host/broker.js';
 export { PluginClient } from './host/client.js';
 export {
-  BrokerError,
-  type BrokerErrorCode,
   InvalidPluginOptionsError,
   PingError,
   PluginAbortedError,
@@ -73,4 +84,28 @@ export {
 export { cleanupPlugins } from './host/registry.js';
 export { reattachPlugin, startPlugin } from './host/start.js';
 export type { OutputSink } from './host/stdio.js';
+export {
+  type AutoMTLSCertificate,
+  type AutoMTLSCertificateOptions,
+  type AutoMTLSCurve,
+  generateAutoMTLSCertificate,
+} from './mtls.js';
 export { negotiateProtocolVersion, type ProtocolNegotiation } from './negotiate.js';
+export {
+  type BrokerConnection,
+  type BrokerServer,
+  type BrokerSettings,
+  type BrokerStream,
+  type ConnInfo,
+  GRPCBroker,
+} from './plugin/broker.js';
+export { type BoundListener, MAX_SOCKET_PATH_BYTES, type PluginTransport } from './plugin/listen.js';
+export { INTERNAL_PROTO_FILES, internalProtoDir } from './plugin/protos.js';
+export {
+  GO_PLUGIN_MAX_MESSAGE_LENGTH,
+  type PluginContext,
+  type RegisterServices,
+  type ServedPlugin,
+  type ServePluginOptions,
+  servePlugin,
+} from './plugin/serve.js';

@@ -170,36 +170,6 @@ export class ReattachError extends GoPluginError {
   }
 }
 
-/** Codes of a {@link BrokerError}. */
-export type BrokerErrorCode =
-  | 'GOPLUGIN_BROKER_TIMEOUT'
-  | 'GOPLUGIN_BROKER_UNKNOWN_NETWORK'
-  | 'GOPLUGIN_BROKER_CLOSED';
-
-/**
- * A brokered connection failed: no `ConnInfo` for the id arrived in time (`GOPLUGIN_BROKER_TIMEOUT`, Go:
- * `timeout waiting for connection info`), the peer announced an unknown network
- * (`GOPLUGIN_BROKER_UNKNOWN_NETWORK`), or the broker was closed (`GOPLUGIN_BROKER_CLOSED`).
- */
-export class BrokerError extends GoPluginError {
-  declare readonly code: BrokerErrorCode;
-  /** The broker service id concerned. */
-  readonly serviceId: number | undefined;
-  /**
-   * @param code - the failure kind.
-   * @param message - what happened.
-   * @param options - `serviceId` and `cause`.
-   */
-  constructor(
-    code: BrokerErrorCode,
-    message: string,
-    options?: PluginwireErrorOptions & { serviceId?: number },
-  ) {
-    super(code, message, options);
-    this.serviceId = options?.serviceId;
-  }
-}
-
 /** The client was killed or closed and cannot be used any more. Code `GOPLUGIN_CLIENT_CLOSED`. */
 export class PluginClientClosedError extends GoPluginError {
   declare readonly code: 'GOPLUGIN_CLIENT_CLOSED';

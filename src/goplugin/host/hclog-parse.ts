@@ -2,9 +2,10 @@
  * Turns the lines a go-plugin plugin writes to its real stderr into log entries, the way a Go host does
  * (`hashicorp/go-plugin: client.go` `logStderr`, `log_entry.go` `parseJSON`), without ever throwing.
  */
+import type { LogLevel } from '../hclog.js';
 
-/** A log level as hclog names it (`hashicorp/go-hclog: logger.go`), lower case. */
-export type PluginLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+/** A log level as hclog names it (`hashicorp/go-hclog: logger.go`), lower case; the same set as {@link LogLevel}. */
+export type PluginLogLevel = LogLevel;
 
 const LEVELS: ReadonlySet<string> = new Set(['trace', 'debug', 'info', 'warn', 'error']);
 

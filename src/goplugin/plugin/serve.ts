@@ -1,0 +1,341 @@
+import { X509Certificate } from 'node:crypto';
+import {
+  type ChannelOptions,
+  credentials,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  status,
+} from '@grpc/grpc-js';
+import { checkMagicCookie, MAGIC_COOKIE_MESSAGE, PLUGIN_ENV } from '../env.js';
+import { GoPluginError, ServeError } from '../errors.js';
+import { formatHandshake } from '../handshake.js';
+import { createHclogLogger, type Logger, writeFully } from '../hclog.js';
+import { type AutoMTLSCertificateOptions, generateAutoMTLSCertificate } from '../mtls.js';
+import { negotiateProtocolVersion } from '../negotiate.js';
+import { type BrokerStream, GRPCBroker, shutdownServer } from './broker.js';
+import { type BoundListener, bindListener, defaultTransport, type PluginTransport } from './listen.js';
+import { internalServices } from './protos.js';
+import { StdioCapture } from './stdio.js';
+
+/** go-plugin hosts set call limits to `math.MaxInt32` (`hashicorp/go-plugin: grpc_client.go`). */
+export const GO_PLUGIN_MAX_MESSAGE_LENGTH = 2_147_483_647;
+
+/** What a version's register function receives besides the server. */
+export interface PluginContext {
+  /** The negotiated application protocol version. */
+  version: number;
+  /** The connection broker, for brokered services in both directions. */
+  broker: GRPCBroker;
+  /** The plugin's logger (hclog JSON on stderr by default). */
+  logger: Logger;
+}
+
+/** Adds a version's application services to the plugin's gRPC server. */
+export type RegisterServices = (server: Server, context: PluginContext) => void | Promise<void>;
+
+/** Options of {@link servePlugin}. */
+export interface ServePluginOptions {
+  /** The cookie variable the host sets, e.g. `BASIC_PLUGIN`. */
+  magicCookieKey: string;
+  /** Its expected value, e.g. `hello`. */
+  magicCookieValue: string;
+  /** One register function per application protocol version this plugin speaks. */
+  versions: Readonly<Record<number, RegisterServices>>;
+  /** Logger; default an hclog-compatible JSON logger on the real fd 2 (levels show up in Go hosts). */
+  logger?: Logger;
+  /**
+   * AutoMTLS when the host set `PLUGIN_CLIENT_CERT` (default `true`, as Go plugins); an object picks the
+   * certificate curve. `false` ignores `PLUGIN_CLIENT_CERT` (a host with AutoMTLS on then cannot connect).
+   */
+  autoMTLS?: boolean | AutoMTLSCertificateOptions;
+  /** `unix` (default except on Windows) or `tcp` on `127.0.0.1` within `PLUGIN_MIN_PORT`..`PLUGIN_MAX_PORT`. */
+  transport?: PluginTransport;
+  /** The environment to read; default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Receive (and send) limit of the server; default 2147483647 (go-plugin's `MaxInt32`), `-1` unlimited. */
+  maxMessageLength?: number;
+  /**
+   * Route `process.stdout.write` (and, unless `stderr: false`, `process.stderr.write`) to the host's
+   * `GRPCStdio` stream after the handshake. Default `true`.
+   */
+  captureStdio?: boolean | { stderr?: boolean; bufferBytes?: number };
+  /** Stop when the parent process changes (polled once a second). Default `true`. */
+  exitWithHost?: boolean;
+  /**
+   * Whether the runtime ends the process: exit 1 on a wrong cookie or a start failure, exit 0 after `Shutdown`.
+   * Default `true`. With `false` start failures reject and shutdown only resolves {@link ServedPlugin.closed}.
+   */
+  exit?: boolean;
+}
+
+/** A running plugin. */
+export interface ServedPlugin {
+  /** The negotiated application protocol version. */
+  version: number;
+  /** `unix` or `tcp`. */
+  network: 'unix' | 'tcp';
+  /** The listener address printed in the handshake. */
+  address: string;
+  /** The handshake line that was printed (with its `\n`). */
+  handshake: string;
+  /** The gRPC server. */
+  server: Server;
+  /** The connection broker. */
+  broker: GRPCBroker;
+  /** The logger. */
+  logger: Logger;
+  /** Stops serving, removes the socket, restores stdio (and exits the process unless `exit: false`). */
+  stop(): Promise<void>;
+  /** Settles once the plugin has stopped. */
+  closed: Promise<void>;
+}
+
+/**
+ * Serves a hashicorp/go-plugin plugin from TypeScript, in the order a Go plugin does (`hashicorp/go-plugin:
+ * server.go`): checks the magic cookie (on mismatch writes go-plugin's three-line message to stderr synchronously
+ * and exits 1), negotiates the version from `PLUGIN_PROTOCOL_VERSIONS`, sets up AutoMTLS when
+ * `PLUGIN_CLIENT_CERT` is set, registers `grpc.health.v1.Health` (`plugin` = SERVING), `plugin.GRPCController`,
+ * `plugin.GRPCStdio`, `plugin.GRPCBroker` and the version's services on one grpc-js server with go-plugin's
+ * message limits, binds (Unix socket or TCP), and only then prints the handshake as the first stdout bytes. SIGINT
+ * is ignored like in Go plugins; SIGTERM/SIGHUP remove the socket and exit.
+ *
+ * Never print to stdout before this resolves: the host takes the first stdout line as the handshake.
+ *
+ * @param options - cookie, versions and runtime settings.
+ * @returns the running plugin.
+ * @throws {@link ServeError} `GOPLUGIN_INVALID_CONFIG` for an empty cookie key/value or no versions; with
+ *   `exit: false` also the start failures (`GOPLUGIN_COOKIE_MISMATCH`, bind and certificate errors).
+ * @example
+ * ```ts
+ * await servePlugin({
+ *   magicCookieKey: 'BASIC_PLUGIN',
+ *   magicCookieValue: 'hello',
+ *   versions: { 1: (server) => server.addService(kvService, kvImplementation) },
+ * });
+ * ```
+ */
+export async function servePlugin(options: ServePluginOptions): Promise<ServedPlugin> {
+  const env = options.env ?? process.env;
+  const exit = options.exit ?? true;
+  const versions = Object.keys(options.versions).map(Number);
+  // 1. Configuration (Go prints and exits; a thrown error is clearer for the plugin author).
+  if (!options.magicCookieKey || !options.magicCookieValue) {
+    throw new ServeError(
+      'GOPLUGIN_INVALID_CONFIG',
+      'Misconfigured ServeConfig given to serve this plugin: no magic cookie key or value was set',
+    );
+  }
+  if (versions.length === 0 || versions.some((v) => !Number.isSafeInteger(v) || v < 0)) {
+    throw new ServeError(
+      'GOPLUGIN_INVALID_CONFIG',
+      'servePlugin needs at least one integer protocol version',
+    );
+  }
+
+  // 2. The cookie, before anything else happens. Synchronous, or Node may exit before a pipe write completes.
+  if (!checkMagicCookie(env, options.magicCookieKey, options.magicCookieValue)) {
+    if (!exit) throw new ServeError('GOPLUGIN_COOKIE_MISMATCH', MAGIC_COOKIE_MESSAGE.trimEnd());
+    writeFully(2, MAGIC_COOKIE_MESSAGE);
+    process.exit(1);
+  }
+
+  // 3. Version. Go writes the invalid-version note without a newline; we terminate it so the next line stays intact.
+  const negotiation = negotiateProtocolVersion(env[PLUGIN_ENV.protocolVersions], versions);
+  for (const entry of negotiation.invalid)
+    writeFully(2, `server sent invalid plugin version ${JSON.stringify(entry)}\n`);
+  const version = negotiation.version;
+  const register = options.versions[version] as RegisterServices;
+
+  // 4. Logger.
+  const logger = options.logger ?? createHclogLogger();
+
+  const failStart = (error: unknown): never => {
+    if (!exit) throw error;
+    logger.error(error instanceof Error ? error.message : String(error), {
+      code: error instanceof GoPluginError ? error.code : undefined,
+    });
+    process.exit(1);
+  };
+
+  // 5. Signals: Ctrl-C reaches the whole process group; the host decides when the plugin stops.
+  const ignoreSigint = () => {};
+  process.on('SIGINT', ignoreSigint);
+
+  // 6. AutoMTLS.
+  const clientCertPem = options.autoMTLS === false ? '' : (env[PLUGIN_ENV.clientCert] ?? '');
+  let tls: { certPem: string; certDer: Buffer; keyPem: string; clientCertPem: string } | undefined;
+  if (clientCertPem !== '') {
+    try {
+      new X509Certificate(clientCertPem);
+    } catch (error) {
+      process.removeListener('SIGINT', ignoreSigint);
+      return failStart(
+        new ServeError('GOPLUGIN_CLIENT_CERT_INVALID', 'client cert provided but failed to parse', {
+          cause: error,
+        }),
+      );
+    }
+    const cert = generateAutoMTLSCertificate(typeof options.autoMTLS === 'object' ? options.autoMTLS : {});
+    tls = { ...cert, clientCertPem };
+    logger.info('configuring server automatic mTLS');
+  }
+  const serverCredentials = () =>
+    tls === undefined
+      ? ServerCredentials.createInsecure()
+      : ServerCredentials.createSsl(
+          Buffer.from(tls.clientCertPem),
+          [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }],
+          true,
+        );
+  const channelCredentials = () =>
+    tls === undefined
+      ? credentials.createInsecure()
+      : credentials.createSsl(
+          Buffer.from(tls.clientCertPem),
+          Buffer.from(tls.keyPem),
+          Buffer.from(tls.certPem),
+        );
+
+  // 7. Server and services.
+  const limit = options.maxMessageLength ?? GO_PLUGIN_MAX_MESSAGE_LENGTH;
+  const serverOptions: ChannelOptions = {
+    'grpc.max_receive_message_length': limit,
+    'grpc.max_send_message_length': limit,
+  };
+  const channelOptions: ChannelOptions = {
+    ...serverOptions,
+    // The AutoMTLS certificate names only DNS:localhost; TCP targets would otherwise be checked against the IP.
+    ...(tls === undefined
+      ? {}
+      : { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' }),
+  };
+  const transport = options.transport ?? defaultTransport();
+  const server = new Server(serverOptions);
+  const broker = new GRPCBroker({
+    serverCredentials,
+    channelCredentials,
+    serverOptions,
+    channelOptions,
+    bind: (brokered) => bindListener(brokered, serverCredentials(), transport, env),
+    logger,
+  });
+  const captureOption = options.captureStdio ?? true;
+  const stdio = new StdioCapture(
+    typeof captureOption === 'object'
+      ? {
+          ...(captureOption.stderr === undefined ? {} : { captureStderr: captureOption.stderr }),
+          ...(captureOption.bufferBytes === undefined ? {} : { bufferBytes: captureOption.bufferBytes }),
+        }
+      : {},
+  );
+  const watches = new Set<ServerWritableStream<unknown, unknown>>();
+
+  let listener: BoundListener | undefined;
+  let stopping: Promise<void> | undefined;
+  let resolveClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve;
+  });
+  let ppidTimer: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    listener?.unlink();
+    stdio.stop();
+    removeHandlers();
+    process.exit(128 + (signal === 'SIGHUP' ? 1 : 15));
+  };
+  const removeHandlers = () => {
+    process.removeListener('SIGINT', ignoreSigint);
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGHUP', onSignal);
+    if (ppidTimer !== undefined) clearInterval(ppidTimer);
+  };
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      removeHandlers();
+      for (const watch of watches) watch.end();
+      watches.clear();
+      stdio.stop();
+      await broker.close();
+      await shutdownServer(server);
+      listener?.unlink();
+      resolveClosed();
+      if (exit) process.exit(0);
+    })();
+    return stopping;
+  };
+
+  const internal = internalServices();
+  server.addService(internal.health, {
+    Check: (call: ServerUnaryCall<{ service: string }, unknown>, callback: sendUnaryData<unknown>) => {
+      const name = call.request.service;
+      if (name === '' || name === 'plugin') callback(null, { status: 1 });
+      else callback({ code: status.NOT_FOUND, details: `unknown service ${JSON.stringify(name)}` });
+    },
+    Watch: (call: ServerWritableStream<{ service: string }, unknown>) => {
+      const name = call.request.service;
+      call.write({ status: name === '' || name === 'plugin' ? 1 : 3 });
+      watches.add(call);
+      call.on('cancelled', () => watches.delete(call));
+    },
+  });
+  server.addService(internal.controller, {
+    Shutdown: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      // Reply first, then stop: the host ignores the outcome, but an answered call avoids a needless error.
+      callback(null, {});
+      setImmediate(() => void stop());
+    },
+  });
+  server.addService(internal.stdio, { StreamStdio: stdio.streamStdio });
+  server.addService(internal.broker, { StartStream: (call: BrokerStream) => broker.attach(call) });
+
+  try {
+    await register(server, { version, broker, logger });
+    // 8./9. Bind, set socket group and mode.
+    listener = await bindListener(server, serverCredentials(), transport, env);
+  } catch (error) {
+    removeHandlers();
+    server.forceShutdown();
+    return failStart(error);
+  }
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  logger.debug('plugin address', { address: listener.address, network: listener.network });
+
+  // 10. The handshake: first bytes on stdout, synchronously, then stdio capture.
+  const handshake = formatHandshake({
+    appVersion: version,
+    network: listener.network,
+    address: listener.address,
+    env,
+    ...(tls === undefined ? {} : { serverCertDer: tls.certDer }),
+  });
+  writeFully(1, handshake);
+  if (captureOption !== false) stdio.start();
+
+  // 12. go-plugin never notices a vanished host; orphaned plugins are a known problem (go-plugin#10).
+  if (options.exitWithHost ?? true) {
+    const parent = process.ppid;
+    ppidTimer = setInterval(() => {
+      if (process.ppid !== parent) {
+        logger.warn('host process went away, stopping', { ppid: parent });
+        void stop();
+      }
+    }, 1000);
+    ppidTimer.unref();
+  }
+
+  return {
+    version,
+    network: listener.network,
+    address: listener.address,
+    handshake,
+    server,
+    broker,
+    logger,
+    stop,
+    closed,
+  };
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { ServeError, servePlugin } from '../../src/goplugin/index.js';
+
+describe('servePlugin configuration (before anything is bound or printed)', () => {
+  const versions = { 1: () => {} };
+  it('rejects an empty cookie key or value', async () => {
+    await expect(
+      servePlugin({ magicCookieKey: '', magicCookieValue: 'hello', versions }),
+    ).rejects.toMatchObject({
+      code: 'GOPLUGIN_INVALID_CONFIG',
+    });
+    await expect(servePlugin({ magicCookieKey: 'K', magicCookieValue: '', versions })).rejects.toThrow(
+      ServeError,
+    );
+  });
+  it('rejects a plugin without versions', async () => {
+    await expect(
+      servePlugin({ magicCookieKey: 'K', magicCookieValue: 'v', versions: {} }),
+    ).rejects.toMatchObject({
+      code: 'GOPLUGIN_INVALID_CONFIG',
+    });
+  });
+  it('with exit: false a wrong cookie rejects instead of exiting', async () => {
+    await expect(
+      servePlugin({ magicCookieKey: 'K', magicCookieValue: 'v', versions, env: { K: 'v ' }, exit: false }),
+    ).rejects.toMatchObject({ code: 'GOPLUGIN_COOKIE_MISMATCH' });
+  });
+});
