@@ -26,7 +26,9 @@ import {
   hostFixturesBuilt,
   KVEXIT,
   KVGARBAGE,
+  KVLINGER,
   KVLOGPANIC,
+  KVNETRPC,
   KVPLUGIN,
   KVService,
   KVSILENT,
@@ -35,6 +37,21 @@ import {
 } from './goplugin-host-helpers.js';
 
 const ok = checkPeer(PEER_NAME, hostFixturesBuilt());
+
+/** Resolves once no process is left in the group (there is no event for that, so check every 20 ms). */
+function groupGone(pgid: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      try {
+        process.kill(-pgid, 0);
+        setTimeout(check, 20);
+      } catch {
+        resolve();
+      }
+    };
+    check();
+  });
+}
 
 describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -242,6 +259,35 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
       logger: () => controller.abort(new Error('user cancelled')),
     }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'GOPLUGIN_ABORTED' });
+  });
+
+  it('refuses a netrpc plugin with GOPLUGIN_UNSUPPORTED_PROTOCOL and says netrpc is Go-only', async () => {
+    const error = await startFailure({ command: KVNETRPC });
+    expect(error.code).toBe('GOPLUGIN_UNSUPPORTED_PROTOCOL');
+    expect(error.line).toMatch(/^1\|1\|unix\|.*\|netrpc\|$/);
+    expect(error.message).toContain('netrpc');
+    expect(error.message).toContain('Go-only');
+  });
+
+  it('SIGKILLs the whole process group of a plugin that lingers after Shutdown, with a WARN', async () => {
+    const entries: PluginLogEntry[] = [];
+    // A shell in front of the plugin, as with `sh -c`: only a process-group kill reaches the real plugin.
+    const client = await start({
+      command: '/bin/sh',
+      args: ['-c', `${KVLINGER}; echo "wrapper done" >&2`],
+      killTimeout: 500,
+      logger: (entry) => entries.push(entry),
+    });
+    await call(client.makeClient(KVService), 'Put', { key: 'k', value: Buffer.from('v') });
+    const pgid = client.pid!;
+    await client.kill();
+    expect(entries).toContainEqual(
+      expect.objectContaining({ origin: 'host', level: 'warn', message: 'plugin failed to exit gracefully' }),
+    );
+    expect(await client.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(entries.some((entry) => entry.message === 'wrapper done')).toBe(false);
+    // The group's members were SIGKILLed; wait (bounded) until the last of them has been reaped.
+    await bounded(groupGone(pgid), 5000, `process group ${pgid} to disappear`);
   });
 
   it('fails with GOPLUGIN_SPAWN_FAILED for a command that does not exist', async () => {

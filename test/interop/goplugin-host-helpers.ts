@@ -16,10 +16,14 @@ export const KVLOGPANIC = join(GO_FIXTURES_BIN, 'kvlogpanic');
 export const KVGARBAGE = join(GO_FIXTURES_BIN, 'kvgarbage');
 export const KVSILENT = join(GO_FIXTURES_BIN, 'kvsilent');
 export const KVEXIT = join(GO_FIXTURES_BIN, 'kvexit');
+export const KVNETRPC = join(GO_FIXTURES_BIN, 'kvnetrpc');
+export const KVLINGER = join(GO_FIXTURES_BIN, 'kvlinger');
 
 /** Whether every binary these tests start exists. */
 export function hostFixturesBuilt(): boolean {
-  return [KVHOST, KVPLUGIN, KVLOGPANIC, KVGARBAGE, KVSILENT, KVEXIT].every((path) => existsSync(path));
+  return [KVHOST, KVPLUGIN, KVLOGPANIC, KVGARBAGE, KVSILENT, KVEXIT, KVNETRPC, KVLINGER].every((path) =>
+    existsSync(path),
+  );
 }
 
 export const PEER_NAME = 'Go fixtures (go + Debian go-plugin, built by test/fixtures/go/build.sh)';

@@ -91,6 +91,12 @@ function hintFor(code: HandshakeErrorCode): string {
       'libraries are present, that the magic cookie matches, and read its stderr above'
     );
   }
+  if (code === 'GOPLUGIN_UNSUPPORTED_PROTOCOL') {
+    return (
+      '\nhint: this host speaks gRPC only; netrpc (Go net/rpc + gob over yamux) is Go-only. Rebuild the plugin ' +
+      'with a GRPCServer in its ServeConfig'
+    );
+  }
   if (code === 'GOPLUGIN_TIMEOUT') {
     return '\nhint: the plugin never printed its handshake; raise startTimeout if it is just slow to start';
   }
