@@ -243,6 +243,25 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
     expect(error.stderrTail[0]).toBe('This binary is a plugin. These are not meant to be executed directly.');
   });
 
+  it('rejects a first stdout line over 64 KiB with GOPLUGIN_LINE_TOO_LONG', async () => {
+    const error = await startFailure({
+      command: '/bin/sh',
+      args: ['-c', "head -c 70000 /dev/zero | tr '\\0' x; sleep 30"],
+    });
+    expect(error.code).toBe('GOPLUGIN_LINE_TOO_LONG');
+    expect(error.line).toBe('x'.repeat(200));
+    expect(error.exit?.signal).toBe('SIGKILL');
+  });
+
+  it('reports GOPLUGIN_NO_HANDSHAKE when a still-running plugin closes stdout without a line', async () => {
+    const error = await startFailure({
+      command: '/bin/sh',
+      args: ['-c', 'exec 1>&-; echo "closed stdout" >&2; sleep 30'],
+    });
+    expect(error.code).toBe('GOPLUGIN_NO_HANDSHAKE');
+    expect(error.exit).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
   it('cancels a start through its AbortSignal and kills the plugin', async () => {
     const parent = await socketParent();
     cleanups.push(async () => {

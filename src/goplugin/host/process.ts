@@ -119,7 +119,8 @@ export class PluginProcess {
         );
         return;
       }
-      child.once('error', (error: NodeJS.ErrnoException) => {
+      // Permanent: a ChildProcess also emits 'error' when a signal cannot be delivered, and an unhandled one throws.
+      child.on('error', (error: NodeJS.ErrnoException) => {
         if (child.pid === undefined) {
           reject(
             new SpawnFailedError(options.command, { cause: error, ...(error.code && { errno: error.code }) }),

@@ -104,9 +104,10 @@ export async function startPlugin(options: StartPluginOptions): Promise<PluginCl
     const channel = new Channel(setup.target, setup.credentials, setup.options);
     const remaining = Math.max(1000, resolved.startTimeout - (Date.now() - started));
     const runningChild = child;
+    const aborted = abortWatch(signal);
     const gone = Promise.race([
       runningChild.exited.then((exit) => `plugin exited (${exit.signal ?? `status ${exit.code}`})`),
-      abortPromise(signal),
+      aborted.promise,
     ]);
     try {
       await waitForReady(channel, setup.target, Math.min(CONNECT_TIMEOUT, remaining), gone);
@@ -120,6 +121,8 @@ export async function startPlugin(options: StartPluginOptions): Promise<PluginCl
       throw new PluginConnectError(setup.target, message.replace(/^cannot connect to plugin at \S+: /, ''), {
         cause: error,
       });
+    } finally {
+      aborted.dispose();
     }
     return new PluginClient({
       process: child,
@@ -146,12 +149,16 @@ export async function startPlugin(options: StartPluginOptions): Promise<PluginCl
   }
 }
 
-function abortPromise(signal: AbortSignal | undefined): Promise<string> {
-  if (signal === undefined) return new Promise(() => undefined);
-  return new Promise((resolve) => {
+/** A promise that resolves when `signal` aborts, and a way to stop listening. */
+function abortWatch(signal: AbortSignal | undefined): { promise: Promise<string>; dispose(): void } {
+  let onAbort: (() => void) | undefined;
+  const promise = new Promise<string>((resolve) => {
+    if (signal === undefined) return;
     if (signal.aborted) resolve('aborted');
-    else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+    onAbort = () => resolve('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
   });
+  return { promise, dispose: () => onAbort && signal?.removeEventListener('abort', onAbort) };
 }
 
 /**
