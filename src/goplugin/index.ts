@@ -104,6 +104,7 @@ export { INTERNAL_PROTO_FILES, internalProtoDir } from './plugin/protos.js';
 export {
   GO_PLUGIN_MAX_MESSAGE_LENGTH,
   type PluginContext,
+  type ReattachInfo,
   type RegisterServices,
   type ServedPlugin,
   type ServePluginOptions,

@@ -15,6 +15,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   buildPluginEnv,
+  generateAutoMTLSCertificate,
   INTERNAL_PROTO_FILES,
   internalProtoDir,
   MAX_SOCKET_PATH_BYTES,
@@ -105,6 +106,43 @@ describe('servePlugin as a process', () => {
     expect(() => statSync(hs.address)).toThrow();
   });
 
+  for (const transport of ['unix', 'tcp']) {
+    it(`AutoMTLS over ${transport}: trusts only the host certificate and presents its own`, async () => {
+      const hostCert = generateAutoMTLSCertificate();
+      const plugin = await startPlugin(TS_KV_ARGV, {
+        ...baseEnv(),
+        TS_KV_TRANSPORT: transport,
+        PLUGIN_CLIENT_CERT: hostCert.certPem,
+      });
+      const hs = parseHandshake(plugin.line, { autoMTLS: true });
+      expect(plugin.line.split('|')[5]?.length).toBeGreaterThan(50);
+      const target = hs.network === 'unix' ? `unix:${hs.address}` : hs.address;
+      // The certificate names only DNS:localhost (spec §9.3).
+      const options = { 'grpc.ssl_target_name_override': 'localhost' };
+      const pem = hs.serverCertPem ?? '';
+      const good = new Health(
+        target,
+        credentials.createSsl(Buffer.from(pem), Buffer.from(hostCert.keyPem), Buffer.from(hostCert.certPem)),
+        options,
+      );
+      expect(await call(good, 'Check', { service: 'plugin' })).toEqual({ status: 'SERVING' });
+      good.close();
+      const stranger = generateAutoMTLSCertificate({ curve: 'P-256' });
+      const bad = new Health(
+        target,
+        credentials.createSsl(Buffer.from(pem), Buffer.from(stranger.keyPem), Buffer.from(stranger.certPem)),
+        options,
+      );
+      await expect(call(bad, 'Check', { service: 'plugin' })).rejects.toMatchObject({ code: 14 });
+      bad.close();
+      const anonymous = new Health(target, credentials.createSsl(Buffer.from(pem)), options);
+      await expect(call(anonymous, 'Check', { service: 'plugin' })).rejects.toMatchObject({ code: 14 });
+      anonymous.close();
+      plugin.child.kill('SIGTERM');
+      await plugin.exited();
+    });
+  }
+
   it('C3 skips invalid host versions with a newline-terminated note', async () => {
     const plugin = await startPlugin(TS_KV_ARGV, { ...baseEnv(), PLUGIN_PROTOCOL_VERSIONS: 'x,1' });
     expect(parseHandshake(plugin.line).appVersion).toBe(1);
@@ -190,6 +228,35 @@ describe('servePlugin as a process', () => {
     const result = await run(TS_KV_ARGV, { ...baseEnv(), PLUGIN_UNIX_SOCKET_DIR: long });
     expect([result.code, result.stdout]).toEqual([1, '']);
     expect(result.stderr).toContain(`${MAX_SOCKET_PATH_BYTES}-byte sun_path limit`);
+  });
+
+  it('stops and removes its socket when the host process goes away (ppid poll)', async () => {
+    // A stand-in host that starts the plugin, reports its handshake, and exits without killing it.
+    const host = [
+      "const { spawn } = require('node:child_process');",
+      `const child = spawn(process.execPath, ${JSON.stringify(TS_KV_ARGV.slice(1))}, { stdio: ['ignore', 'pipe', 'ignore'] });`,
+      "child.stdout.once('data', (d) => { process.stdout.write(JSON.stringify({ pid: child.pid, line: String(d).split('\\n')[0] }) + '\\n'); process.exit(0); });",
+    ].join('\n');
+    const result = await run([process.execPath, '-e', host], baseEnv());
+    const { pid, line } = JSON.parse(result.stdout) as { pid: number; line: string };
+    const address = parseHandshake(line).address;
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      // No event to subscribe to for a process that is not our child: poll, bounded.
+      const deadline = performance.now() + 10_000;
+      while (alive() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(alive()).toBe(false);
+      expect(() => statSync(address)).toThrow();
+    } finally {
+      if (alive()) process.kill(pid, 'SIGKILL');
+    }
   });
 
   it('exits 1 when PLUGIN_CLIENT_CERT is not a certificate', async () => {

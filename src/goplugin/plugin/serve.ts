@@ -1,24 +1,15 @@
-import { X509Certificate } from 'node:crypto';
-import {
-  type ChannelOptions,
-  credentials,
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type sendUnaryData,
-  status,
-} from '@grpc/grpc-js';
+import { type ChannelOptions, Server } from '@grpc/grpc-js';
 import { checkMagicCookie, MAGIC_COOKIE_MESSAGE, PLUGIN_ENV } from '../env.js';
 import { GoPluginError, ServeError } from '../errors.js';
 import { formatHandshake } from '../handshake.js';
 import { createHclogLogger, type Logger, writeFully } from '../hclog.js';
-import { type AutoMTLSCertificateOptions, generateAutoMTLSCertificate } from '../mtls.js';
+import type { AutoMTLSCertificateOptions } from '../mtls.js';
 import { negotiateProtocolVersion } from '../negotiate.js';
-import { type BrokerStream, GRPCBroker, shutdownServer } from './broker.js';
+import { GRPCBroker, shutdownServer } from './broker.js';
 import { type BoundListener, bindListener, defaultTransport, type PluginTransport } from './listen.js';
-import { internalServices } from './protos.js';
+import { registerInternalServices } from './services.js';
 import { StdioCapture } from './stdio.js';
+import { autoMTLS, insecure, type PluginSecurity } from './tls.js';
 
 /** go-plugin hosts set call limits to `math.MaxInt32` (`hashicorp/go-plugin: grpc_client.go`). */
 export const GO_PLUGIN_MAX_MESSAGE_LENGTH = 2_147_483_647;
@@ -69,6 +60,28 @@ export interface ServePluginOptions {
    * Default `true`. With `false` start failures reject and shutdown only resolves {@link ServedPlugin.closed}.
    */
   exit?: boolean;
+  /**
+   * Test/debug mode (Go's `ServeConfig.Test`): no cookie check, no AutoMTLS, no handshake on stdout, no stdio
+   * capture, no parent polling, and the process is never exited; connect through {@link ServedPlugin.reattach}
+   * (e.g. with a host's reattach support). Default `false`.
+   */
+  test?: boolean;
+  /** Aborting stops the plugin, as a `Shutdown` call would. */
+  signal?: AbortSignal;
+}
+
+/** How to reach a running plugin without its handshake (go-plugin's `ReattachConfig`). */
+export interface ReattachInfo {
+  /** Always `grpc`. */
+  protocol: 'grpc';
+  /** The negotiated application protocol version. */
+  protocolVersion: number;
+  /** The listener. */
+  addr: { network: 'unix' | 'tcp'; address: string };
+  /** This process. */
+  pid: number;
+  /** Whether the plugin runs in test mode (a host must then never kill it). */
+  test: boolean;
 }
 
 /** A running plugin. */
@@ -91,6 +104,8 @@ export interface ServedPlugin {
   stop(): Promise<void>;
   /** Settles once the plugin has stopped. */
   closed: Promise<void>;
+  /** Reattach data for hosts that connect without spawning (see `test`). */
+  reattach: ReattachInfo;
 }
 
 /**
@@ -119,7 +134,8 @@ export interface ServedPlugin {
  */
 export async function servePlugin(options: ServePluginOptions): Promise<ServedPlugin> {
   const env = options.env ?? process.env;
-  const exit = options.exit ?? true;
+  const testMode = options.test ?? false;
+  const exit = !testMode && (options.exit ?? true);
   const versions = Object.keys(options.versions).map(Number);
   // 1. Configuration (Go prints and exits; a thrown error is clearer for the plugin author).
   if (!options.magicCookieKey || !options.magicCookieValue) {
@@ -136,7 +152,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   }
 
   // 2. The cookie, before anything else happens. Synchronous, or Node may exit before a pipe write completes.
-  if (!checkMagicCookie(env, options.magicCookieKey, options.magicCookieValue)) {
+  if (!testMode && !checkMagicCookie(env, options.magicCookieKey, options.magicCookieValue)) {
     if (!exit) throw new ServeError('GOPLUGIN_COOKIE_MISMATCH', MAGIC_COOKIE_MESSAGE.trimEnd());
     writeFully(2, MAGIC_COOKIE_MESSAGE);
     process.exit(1);
@@ -164,40 +180,20 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   const ignoreSigint = () => {};
   process.on('SIGINT', ignoreSigint);
 
-  // 6. AutoMTLS.
-  const clientCertPem = options.autoMTLS === false ? '' : (env[PLUGIN_ENV.clientCert] ?? '');
-  let tls: { certPem: string; certDer: Buffer; keyPem: string; clientCertPem: string } | undefined;
-  if (clientCertPem !== '') {
-    try {
-      new X509Certificate(clientCertPem);
-    } catch (error) {
-      process.removeListener('SIGINT', ignoreSigint);
-      return failStart(
-        new ServeError('GOPLUGIN_CLIENT_CERT_INVALID', 'client cert provided but failed to parse', {
-          cause: error,
-        }),
-      );
-    }
-    const cert = generateAutoMTLSCertificate(typeof options.autoMTLS === 'object' ? options.autoMTLS : {});
-    tls = { ...cert, clientCertPem };
-    logger.info('configuring server automatic mTLS');
+  // 6. AutoMTLS. Reattaching has no certificate exchange, so test mode never enables it.
+  const clientCertPem = options.autoMTLS === false || testMode ? '' : (env[PLUGIN_ENV.clientCert] ?? '');
+  let security: PluginSecurity;
+  try {
+    security =
+      clientCertPem === ''
+        ? insecure()
+        : autoMTLS(clientCertPem, typeof options.autoMTLS === 'object' ? options.autoMTLS : {});
+  } catch (error) {
+    process.removeListener('SIGINT', ignoreSigint);
+    return failStart(error);
   }
-  const serverCredentials = () =>
-    tls === undefined
-      ? ServerCredentials.createInsecure()
-      : ServerCredentials.createSsl(
-          Buffer.from(tls.clientCertPem),
-          [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }],
-          true,
-        );
-  const channelCredentials = () =>
-    tls === undefined
-      ? credentials.createInsecure()
-      : credentials.createSsl(
-          Buffer.from(tls.clientCertPem),
-          Buffer.from(tls.keyPem),
-          Buffer.from(tls.certPem),
-        );
+  if (security.certDer !== undefined) logger.info('configuring server automatic mTLS');
+  const { serverCredentials, channelCredentials } = security;
 
   // 7. Server and services.
   const limit = options.maxMessageLength ?? GO_PLUGIN_MAX_MESSAGE_LENGTH;
@@ -205,13 +201,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     'grpc.max_receive_message_length': limit,
     'grpc.max_send_message_length': limit,
   };
-  const channelOptions: ChannelOptions = {
-    ...serverOptions,
-    // The AutoMTLS certificate names only DNS:localhost; TCP targets would otherwise be checked against the IP.
-    ...(tls === undefined
-      ? {}
-      : { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' }),
-  };
+  const channelOptions: ChannelOptions = { ...serverOptions, ...security.channelOptions };
   const transport = options.transport ?? defaultTransport();
   const server = new Server(serverOptions);
   const broker = new GRPCBroker({
@@ -231,7 +221,6 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
         }
       : {},
   );
-  const watches = new Set<ServerWritableStream<unknown, unknown>>();
 
   let listener: BoundListener | undefined;
   let stopping: Promise<void> | undefined;
@@ -246,7 +235,12 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     removeHandlers();
     process.exit(128 + (signal === 'SIGHUP' ? 1 : 15));
   };
+  // Whatever ends the process (user code calling process.exit, an empty event loop), the socket goes with it.
+  const onExit = () => listener?.unlink();
+  const onAbort = () => void stop();
   const removeHandlers = () => {
+    process.removeListener('exit', onExit);
+    options.signal?.removeEventListener('abort', onAbort);
     process.removeListener('SIGINT', ignoreSigint);
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGHUP', onSignal);
@@ -255,8 +249,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       removeHandlers();
-      for (const watch of watches) watch.end();
-      watches.clear();
+      internal.endWatches();
       stdio.stop();
       await broker.close();
       await shutdownServer(server);
@@ -267,29 +260,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     return stopping;
   };
 
-  const internal = internalServices();
-  server.addService(internal.health, {
-    Check: (call: ServerUnaryCall<{ service: string }, unknown>, callback: sendUnaryData<unknown>) => {
-      const name = call.request.service;
-      if (name === '' || name === 'plugin') callback(null, { status: 1 });
-      else callback({ code: status.NOT_FOUND, details: `unknown service ${JSON.stringify(name)}` });
-    },
-    Watch: (call: ServerWritableStream<{ service: string }, unknown>) => {
-      const name = call.request.service;
-      call.write({ status: name === '' || name === 'plugin' ? 1 : 3 });
-      watches.add(call);
-      call.on('cancelled', () => watches.delete(call));
-    },
-  });
-  server.addService(internal.controller, {
-    Shutdown: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      // Reply first, then stop: the host ignores the outcome, but an answered call avoids a needless error.
-      callback(null, {});
-      setImmediate(() => void stop());
-    },
-  });
-  server.addService(internal.stdio, { StreamStdio: stdio.streamStdio });
-  server.addService(internal.broker, { StartStream: (call: BrokerStream) => broker.attach(call) });
+  const internal = registerInternalServices(server, { stdio, broker, onShutdown: () => void stop() });
 
   try {
     await register(server, { version, broker, logger });
@@ -302,6 +273,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   }
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  process.on('exit', onExit);
   logger.debug('plugin address', { address: listener.address, network: listener.network });
 
   // 10. The handshake: first bytes on stdout, synchronously, then stdio capture.
@@ -310,13 +282,15 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     network: listener.network,
     address: listener.address,
     env,
-    ...(tls === undefined ? {} : { serverCertDer: tls.certDer }),
+    ...(security.certDer === undefined ? {} : { serverCertDer: security.certDer }),
   });
-  writeFully(1, handshake);
-  if (captureOption !== false) stdio.start();
+  if (!testMode) {
+    writeFully(1, handshake);
+    if (captureOption !== false) stdio.start();
+  }
 
   // 12. go-plugin never notices a vanished host; orphaned plugins are a known problem (go-plugin#10).
-  if (options.exitWithHost ?? true) {
+  if (!testMode && (options.exitWithHost ?? true)) {
     const parent = process.ppid;
     ppidTimer = setInterval(() => {
       if (process.ppid !== parent) {
@@ -325,6 +299,10 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
       }
     }, 1000);
     ppidTimer.unref();
+  }
+  if (options.signal !== undefined) {
+    if (options.signal.aborted) void stop();
+    else options.signal.addEventListener('abort', onAbort, { once: true });
   }
 
   return {
@@ -337,5 +315,12 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     logger,
     stop,
     closed,
+    reattach: {
+      protocol: 'grpc',
+      protocolVersion: version,
+      addr: { network: listener.network, address: listener.address },
+      pid: process.pid,
+      test: testMode,
+    },
   };
 }
