@@ -57,7 +57,12 @@ export class PluginClient {
   /** The negotiated application protocol version (handshake field 2, or the reattach config's). */
   readonly protocolVersion: number;
   /** The plugin's listener. */
-  readonly address: { readonly network: 'unix' | 'tcp'; readonly address: string };
+  readonly address: {
+    /** `unix` or `tcp`. */
+    readonly network: 'unix' | 'tcp';
+    /** Socket path or `host:port`, as the handshake (or reattach config) gave it. */
+    readonly address: string;
+  };
   /** The parsed handshake; `undefined` for a reattached plugin. */
   readonly handshake: Handshake | undefined;
   /** The plugin's process id, when known. */

@@ -12,7 +12,12 @@ export interface ReattachConfig {
   /** The application protocol version the plugin serves. */
   protocolVersion: number;
   /** The plugin's listener. */
-  addr: { network: 'unix' | 'tcp'; address: string };
+  addr: {
+    /** `unix` or `tcp`. */
+    network: 'unix' | 'tcp';
+    /** Socket path or `host:port`. */
+    address: string;
+  };
   /** The plugin's process id, when known; polled for liveness (signal 0). */
   pid?: number;
   /** Go's `Test` flag: the plugin runs in test/debug mode. A reattached plugin is never killed either way. */
@@ -29,8 +34,13 @@ export interface TerraformReattachConfig {
   Pid?: number;
   /** Test/debug mode. */
   Test?: boolean;
-  /** Listener: `Network` is `unix` or `tcp`, `String` the address. */
-  Addr: { Network: string; String: string };
+  /** The plugin's listener. */
+  Addr: {
+    /** `unix` or `tcp`. */
+    Network: string;
+    /** Socket path or `host:port`. */
+    String: string;
+  };
 }
 
 function invalid(message: string): ReattachError {
