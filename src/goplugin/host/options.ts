@@ -4,13 +4,15 @@
  */
 import { buildPluginEnv, PLUGIN_ENV } from '../env.js';
 import { InvalidPluginOptionsError } from './errors.js';
-import type { PluginLogger } from './hclog-parse.js';
+import { logLevelRank, type PluginLogger, type PluginLogLevel } from './hclog-parse.js';
 import type { OutputSink } from './stdio.js';
 
 /** Options shared by {@link StartPluginOptions} and {@link ReattachPluginOptions}. */
 export interface PluginConnectionOptions {
   /** Receives the plugin's log lines (parsed from its stderr) and the host runtime's diagnostics. Default: dropped. */
   logger?: PluginLogger;
+  /** Entries below this level are dropped before they reach `logger`, as a Go host's logger level does. Default `trace`. */
+  logLevel?: PluginLogLevel;
   /** Where the plugin's stdout written after the handshake goes (via `GRPCStdio`). Default: discarded. */
   stdout?: OutputSink;
   /** Where the plugin's `os.Stderr`/`process.stderr` writes after the handshake go (via `GRPCStdio`). Default: discarded. */
@@ -193,4 +195,14 @@ export function pluginEnvironment(
   );
   if (options.tmpdirInSocketDir && extra.socketDir !== undefined) env.TMPDIR = extra.socketDir;
   return env;
+}
+
+/** The user's logger behind the `logLevel` filter (or `undefined` when there is no logger). */
+export function levelledLogger(options: PluginConnectionOptions): PluginLogger | undefined {
+  const { logger, logLevel } = options;
+  if (logger === undefined || logLevel === undefined || logLevel === 'trace') return logger;
+  const minimum = logLevelRank[logLevel];
+  return (entry) => {
+    if (logLevelRank[entry.level] >= minimum) logger(entry);
+  };
 }

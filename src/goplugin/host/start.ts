@@ -9,6 +9,7 @@ import { channelSetup, type MtlsMaterial, waitForReady } from './channel.js';
 import { PluginClient, processExists } from './client.js';
 import { PluginAbortedError, PluginConnectError, PluginStartError, ReattachError } from './errors.js';
 import {
+  levelledLogger,
   type PluginConnectionOptions,
   pluginEnvironment,
   type ReattachPluginOptions,
@@ -52,6 +53,7 @@ const CONNECT_TIMEOUT = 10_000;
  */
 export async function startPlugin(options: StartPluginOptions): Promise<PluginClient> {
   const resolved = resolveStartOptions(options);
+  const logger = levelledLogger(options);
   const started = Date.now();
   const signal = options.signal;
   if (signal?.aborted) throw new PluginAbortedError({ cause: signal.reason });
@@ -73,7 +75,7 @@ export async function startPlugin(options: StartPluginOptions): Promise<PluginCl
       cwd: options.cwd,
       stdin: options.stdin ?? 'ignore',
       processGroup: resolved.processGroup,
-      logger: options.logger,
+      logger,
     });
     // Load the internal protos while the plugin starts (the first start in a process pays ~20 ms for it).
     internalServices();
@@ -134,7 +136,7 @@ export async function startPlugin(options: StartPluginOptions): Promise<PluginCl
       channel,
       mtls,
       socketDir,
-      logger: options.logger,
+      logger,
       name: child.name,
       stdout: options.stdout,
       stderr: options.stderr,
@@ -182,6 +184,7 @@ export async function reattachPlugin(
   options: ReattachPluginOptions = {},
 ): Promise<PluginClient> {
   const normalized = normalizeReattachConfig(config);
+  const logger = levelledLogger(options);
   const pid = normalized.pid;
   if (pid !== undefined && !processExists(pid)) {
     throw new ReattachError('GOPLUGIN_REATTACH_NOT_FOUND', `reattachment process not found (pid ${pid})`);
@@ -210,7 +213,7 @@ export async function reattachPlugin(
     channel,
     mtls: undefined,
     socketDir: undefined,
-    logger: options.logger,
+    logger,
     name: pid === undefined ? 'plugin' : `plugin-${pid}`,
     stdout: options.stdout,
     stderr: options.stderr,

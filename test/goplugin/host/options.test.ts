@@ -157,3 +157,21 @@ describe('PluginStartError', () => {
     expect(error.stderrTail).toEqual(['[ERROR] boom']);
   });
 });
+
+describe('logLevel', () => {
+  it('drops entries below the level, as a Go host logger does', () => {
+    const seen: string[] = [];
+    const logger = levelledLogger({ logger: (entry) => seen.push(entry.level), logLevel: 'warn' })!;
+    const entry = (level: PluginLogEntry['level']): PluginLogEntry => ({
+      level,
+      message: 'm',
+      timestamp: undefined,
+      fields: {},
+      name: 'p',
+      origin: 'plugin',
+    });
+    for (const level of ['trace', 'debug', 'info', 'warn', 'error'] as const) logger(entry(level));
+    expect(seen).toEqual(['warn', 'error']);
+    expect(levelledLogger({})).toBeUndefined();
+  });
+});
