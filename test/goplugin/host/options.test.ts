@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidPluginOptionsError, PluginStartError } from '../../../src/goplugin/host/errors.js';
+import type { PluginLogEntry } from '../../../src/goplugin/host/hclog-parse.js';
 import {
+  levelledLogger,
   pluginEnvironment,
   resolveStartOptions,
   type StartPluginOptions,
