@@ -9,6 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INTERNAL_PROTO_FILES } from '../src/goplugin/index.js';
@@ -103,6 +104,11 @@ try {
   for (const file of INTERNAL_PROTO_FILES)
     copyFileSync(join(root, 'src/goplugin/protos', file), join(tmp, 'protos', file));
 
+  process.stdout.write(
+    `load average ${loadavg()
+      .map((n) => n.toFixed(1))
+      .join(' ')}\n`,
+  );
   const results = [];
   for (const automtls of [false, true]) {
     const go = measure('go kvplugin', [KVPLUGIN], automtls);
@@ -128,7 +134,20 @@ try {
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(
     join(here, 'results', 'goplugin.json'),
-    `${JSON.stringify({ scenario: 'goplugin', host: 'go-plugin 1.0.1 kvhost', sessions: SESSIONS, callPairs: CALLS, node: process.version, results }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        scenario: 'goplugin',
+        host: 'go-plugin 1.0.1 kvhost',
+        sessions: SESSIONS,
+        callPairs: CALLS,
+        node: process.version,
+        // Start-up times scale with machine load; record it so figures from different runs can be compared.
+        loadAverage: loadavg(),
+        results,
+      },
+      null,
+      2,
+    )}\n`,
   );
 } finally {
   rmSync(tmp, { recursive: true, force: true });

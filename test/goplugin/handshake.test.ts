@@ -416,3 +416,35 @@ describe('parseHandshake on arbitrary input', () => {
     );
   });
 });
+
+describe('formatHandshake on arbitrary input', () => {
+  it('returns a parseable line or throws a HandshakeError', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer(), fc.double()),
+        fc.string({ maxLength: 40 }),
+        fc.dictionary(
+          fc.constantFrom('PLUGIN_CLIENT_CERT', 'PLUGIN_MULTIPLEX_GRPC'),
+          fc.string({ maxLength: 3 }),
+        ),
+        fc.boolean(),
+        (appVersion, address, env, withCert) => {
+          try {
+            const line = formatHandshake({
+              appVersion,
+              network: 'unix',
+              address,
+              env,
+              ...(withCert ? { serverCertDer: certDer } : {}),
+            });
+            expect(line.endsWith('\n')).toBe(true);
+            expect(line.split('|').length).toBe(env.PLUGIN_MULTIPLEX_GRPC ? 7 : 6);
+          } catch (error) {
+            expect(error).toBeInstanceOf(HandshakeError);
+          }
+        },
+      ),
+      { seed: 77, numRuns: 500 },
+    );
+  });
+});

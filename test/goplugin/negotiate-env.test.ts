@@ -136,3 +136,26 @@ describe('buildPluginEnv (spec §2)', () => {
     expect(env).not.toHaveProperty('PLUGIN_MULTIPLEX_GRPC');
   });
 });
+
+describe('arbitrary input never throws an untyped error', () => {
+  it('readPortRange throws only PortRangeError', () => {
+    fc.assert(
+      fc.property(
+        fc.option(fc.string({ maxLength: 12 })),
+        fc.option(fc.string({ maxLength: 12 })),
+        (min, max) => {
+          const env: Record<string, string> = {};
+          if (min !== null) env.PLUGIN_MIN_PORT = min;
+          if (max !== null) env.PLUGIN_MAX_PORT = max;
+          try {
+            const range = readPortRange(env);
+            expect(range.min).toBeLessThanOrEqual(range.max);
+          } catch (error) {
+            expect(error).toBeInstanceOf(PortRangeError);
+          }
+        },
+      ),
+      { seed: 9, numRuns: 500 },
+    );
+  });
+});
