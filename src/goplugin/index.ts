@@ -48,6 +48,42 @@ export {
   type Logger,
   type LogLevel,
 } from './hclog.js';
+// ---- host runtime: launching and using go-plugin plugins (host side) ----
+export type { BrokeredConnection, PluginBroker } from './host/broker.js';
+export { PluginClient } from './host/client.js';
+export {
+  InvalidPluginOptionsError,
+  PingError,
+  PluginAbortedError,
+  PluginClientClosedError,
+  PluginConnectError,
+  type PluginExit,
+  PluginStartError,
+  type PluginStartErrorOptions,
+  ReattachError,
+  type ReattachErrorCode,
+  SpawnFailedError,
+} from './host/errors.js';
+export {
+  HclogLineParser,
+  logLevelRank,
+  type ParsedLogLine,
+  type PluginLogEntry,
+  type PluginLogger,
+  type PluginLogLevel,
+  parseHclogTimestamp,
+} from './host/hclog-parse.js';
+export type { PluginConnectionOptions, ReattachPluginOptions, StartPluginOptions } from './host/options.js';
+export {
+  formatReattachProviders,
+  normalizeReattachConfig,
+  parseReattachProviders,
+  type ReattachConfig,
+  type TerraformReattachConfig,
+} from './host/reattach.js';
+export { cleanupPlugins } from './host/registry.js';
+export { reattachPlugin, startPlugin } from './host/start.js';
+export type { OutputSink } from './host/stdio.js';
 export {
   type AutoMTLSCertificate,
   type AutoMTLSCertificateOptions,

@@ -1,0 +1,177 @@
+/**
+ * goplugin host: the Go KV plugin (Debian's go-plugin 1.0.1) under the TypeScript host (`startPlugin`) versus
+ * under the Go host fixture (`kvhost`), measured in the same run:
+ *
+ *   - spawn → first call: `startPlugin()` until the first `Put` answered, in this process, versus kvhost's own
+ *     `client.Client()` → first `Put` (its `firstCallMs`); plus each host's process start measured from outside
+ *     (Node's bare startup, `node -e 0`, and kvhost's time to its NEGOTIATED line), so the cost of Node's own
+ *     startup is visible separately. Target: the TS host adds at most 20% to the Go host's time to first call
+ *     beyond Node's startup.
+ *   - calls/s: sequential Put+Get round trips (64-byte values) through both hosts.
+ *
+ *   npm run bench -- goplugin-host
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Client, loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { startPlugin } from '../src/goplugin/index.js';
+import { KV_PROTO_DIR, KVHOST, KVPLUGIN } from '../test/fixtures/go/fixtures.js';
+
+const RUNS = 12;
+const CALLS = 3000;
+const benchDir = dirname(fileURLToPath(import.meta.url));
+
+if (!existsSync(KVHOST) || !existsSync(KVPLUGIN)) {
+  process.stderr.write('goplugin-host bench: Go fixtures missing; run `npm run peers:install`\n');
+  process.exit(1);
+}
+
+const KV = (
+  loadPackageDefinition(loadSync(join(KV_PROTO_DIR, 'kv.proto'), { keepCase: true })) as unknown as {
+    proto: { KV: ServiceClientConstructor };
+  }
+).proto.KV;
+
+function unary(client: Client, method: 'Put' | 'Get', request: object): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    (client as unknown as Record<string, (r: object, cb: (e: Error | null, v: unknown) => void) => void>)[
+      method
+    ]!(request, (error, value) => (error ? reject(error) : resolve(value)));
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Spawns a command; resolves with ms until `marker` appears on stdout (or exit), and its full stdout. */
+function timedRun(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  marker?: string,
+): Promise<{ markerMs: number; exitMs: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let markerMs = Number.NaN;
+    let stdout = '';
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (marker !== undefined && Number.isNaN(markerMs) && stdout.includes(marker)) {
+        markerMs = performance.now() - started;
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${command} exited with ${code}: ${stdout}`));
+      else resolve({ markerMs, exitMs: performance.now() - started, stdout });
+    });
+  });
+}
+
+function kvhostResult(stdout: string): Record<string, number> {
+  const line = stdout.split('\n').find((entry) => entry.startsWith('RESULT '));
+  if (line === undefined) throw new Error(`kvhost printed no RESULT line: ${stdout}`);
+  return JSON.parse(line.slice('RESULT '.length)) as Record<string, number>;
+}
+
+async function tsFirstCall(): Promise<number> {
+  const started = performance.now();
+  const client = await startPlugin({
+    command: KVPLUGIN,
+    magicCookieKey: 'BASIC_PLUGIN',
+    magicCookieValue: 'hello',
+  });
+  try {
+    await unary(client.makeClient(KV), 'Put', { key: 'hello', value: Buffer.from('first') });
+    return performance.now() - started;
+  } finally {
+    await client.kill();
+  }
+}
+
+async function tsCallsPerSecond(calls: number): Promise<number> {
+  const client = await startPlugin({
+    command: KVPLUGIN,
+    magicCookieKey: 'BASIC_PLUGIN',
+    magicCookieValue: 'hello',
+  });
+  try {
+    const kv = client.makeClient(KV);
+    const payload = Buffer.alloc(64, 'x');
+    for (let i = 0; i < 200; i++) await unary(kv, 'Put', { key: 'warm', value: payload });
+    const started = performance.now();
+    for (let i = 0; i < calls / 2; i++) {
+      await unary(kv, 'Put', { key: 'bench', value: payload });
+      await unary(kv, 'Get', { key: 'bench' });
+    }
+    return calls / ((performance.now() - started) / 1000);
+  } finally {
+    await client.kill();
+  }
+}
+
+const nodeBare: number[] = [];
+const goFirstCall: number[] = [];
+const goProcessToHandshake: number[] = [];
+const goHandshakeInProcess: number[] = [];
+const tsFirstCalls: number[] = [];
+// Warm both paths once (file cache, JIT) before measuring.
+await timedRun(process.execPath, ['-e', '0'], {});
+await timedRun(KVHOST, [KVPLUGIN], {}, 'NEGOTIATED');
+await tsFirstCall();
+for (let run = 0; run < RUNS; run++) {
+  nodeBare.push((await timedRun(process.execPath, ['-e', '0'], {})).exitMs);
+  const go = await timedRun(KVHOST, [KVPLUGIN], {}, 'NEGOTIATED');
+  const result = kvhostResult(go.stdout);
+  goFirstCall.push(result.firstCallMs!);
+  goHandshakeInProcess.push(result.handshakeMs!);
+  goProcessToHandshake.push(go.markerMs);
+  tsFirstCalls.push(await tsFirstCall());
+}
+
+const goCalls = kvhostResult(
+  (await timedRun(KVHOST, [KVPLUGIN], { KV_BENCH_CALLS: String(CALLS / 2) })).stdout,
+).callsPerSec!;
+const tsCalls = await tsCallsPerSecond(CALLS);
+
+const figures = {
+  runs: RUNS,
+  nodeBareStartupMs: median(nodeBare),
+  goHostFirstCallMs: median(goFirstCall),
+  tsHostFirstCallMs: median(tsFirstCalls),
+  firstCallRatioTsOverGo: median(tsFirstCalls) / median(goFirstCall),
+  goHostProcessStartOverheadMs: median(goProcessToHandshake) - median(goHandshakeInProcess),
+  tsHostEndToEndEstimateMs: median(nodeBare) + median(tsFirstCalls),
+  goHostEndToEndMs: median(goProcessToHandshake) - median(goHandshakeInProcess) + median(goFirstCall),
+  calls: CALLS,
+  goHostCallsPerSec: goCalls,
+  tsHostCallsPerSec: tsCalls,
+  callsRatioTsOverGo: tsCalls / goCalls,
+  target: 'firstCallRatioTsOverGo <= 1.2 (beyond Node startup)',
+};
+
+const print = (label: string, value: number, unit: string): void => {
+  process.stdout.write(`${label.padEnd(46)} ${value.toFixed(unit === 'x' ? 2 : 1).padStart(10)} ${unit}\n`);
+};
+print('Node bare startup (node -e 0), median', figures.nodeBareStartupMs, 'ms');
+print('Go host: client.Client() -> first Put, median', figures.goHostFirstCallMs, 'ms');
+print('TS host: startPlugin() -> first Put, median', figures.tsHostFirstCallMs, 'ms');
+print('  ratio TS / Go (target <= 1.20)', figures.firstCallRatioTsOverGo, 'x');
+print('Go host end to end (process spawn -> first Put)', figures.goHostEndToEndMs, 'ms');
+print('TS host end to end estimate (Node start + above)', figures.tsHostEndToEndEstimateMs, 'ms');
+print(`Go host Put+Get calls/s (${CALLS} calls)`, figures.goHostCallsPerSec, 'calls/s');
+print(`TS host Put+Get calls/s (${CALLS} calls)`, figures.tsHostCallsPerSec, 'calls/s');
+print('  ratio TS / Go', figures.callsRatioTsOverGo, 'x');
+
+mkdirSync(join(benchDir, 'results'), { recursive: true });
+writeFileSync(join(benchDir, 'results', 'goplugin-host.json'), `${JSON.stringify(figures, null, 2)}\n`);

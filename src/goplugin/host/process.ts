@@ -1,0 +1,290 @@
+/**
+ * The plugin process: spawning it in its own process group, reading the first stdout line (and draining the
+ * rest), parsing stderr into log entries, and signalling it only while it is known to be alive.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { basename } from 'node:path';
+import type { HandshakeError, HandshakeErrorCode } from '../errors.js';
+import { FirstLineReader } from '../first-line.js';
+import { PluginAbortedError, type PluginExit, PluginStartError, SpawnFailedError } from './errors.js';
+import { HclogLineParser, type PluginLogEntry, type PluginLogger } from './hclog-parse.js';
+import { LineSplitter } from './lines.js';
+
+/** Go's `PluginLogBufferSize` default: stderr lines longer than this come out in pieces. */
+const STDERR_BUFFER_BYTES = 64 * 1024;
+const STDERR_TAIL_LINES = 20;
+/** After a failure, how long to wait for the killed process to exit and its pipes to close. */
+const REAP_TIMEOUT = 2000;
+
+/** Options of {@link PluginProcess.spawn}. */
+export interface SpawnPluginOptions {
+  command: string;
+  args: readonly string[];
+  env: Record<string, string>;
+  cwd: string | undefined;
+  stdin: 'ignore' | 'inherit';
+  processGroup: boolean;
+  logger: PluginLogger | undefined;
+}
+
+/** Calls a user logger, never letting it throw into the stream handlers. */
+export function safeLog(logger: PluginLogger | undefined, entry: PluginLogEntry): void {
+  if (logger === undefined) return;
+  try {
+    logger(entry);
+  } catch {
+    // A throwing logger must not break stderr parsing or the kill sequence.
+  }
+}
+
+/** Waits for a promise up to `timeout` ms; resolves `false` when the time ran out. */
+export function within(promise: Promise<unknown>, timeout: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeout);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}
+
+/** A spawned plugin process. Not exported from the package. */
+export class PluginProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly name: string;
+  /** Resolves once the process has exited (never rejects). */
+  readonly exited: Promise<PluginExit>;
+  /** Resolves once stdout and stderr are both closed (never rejects). */
+  readonly streamsClosed: Promise<void>;
+  readonly #processGroup: boolean;
+  readonly #logger: PluginLogger | undefined;
+  readonly #tail: string[] = [];
+  readonly #firstLine = new FirstLineReader();
+  #exit: PluginExit | undefined;
+  #killedByUs = false;
+  // What stdout gave so far: nothing yet, the first line, a too-long line, or end of stream without a line.
+  #stdoutResult: { line: string } | { error: HandshakeError } | undefined;
+  #onStdoutResult: (() => void) | undefined;
+
+  private constructor(child: ChildProcess, options: SpawnPluginOptions) {
+    this.child = child;
+    this.pid = child.pid!;
+    this.name = basename(options.command);
+    this.#processGroup = options.processGroup;
+    this.#logger = options.logger;
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.#exit = { code, signal };
+        resolve(this.#exit);
+      });
+    });
+    const stdoutClosed = new Promise<void>((resolve) => child.stdout!.once('close', resolve));
+    const stderrClosed = new Promise<void>((resolve) => child.stderr!.once('close', resolve));
+    this.streamsClosed = Promise.all([stdoutClosed, stderrClosed]).then(() => undefined);
+    this.#readStdout();
+    this.#readStderr();
+  }
+
+  /**
+   * Spawns the plugin and waits until the OS reports it started.
+   *
+   * @throws {@link SpawnFailedError} with the errno when it cannot start.
+   */
+  static spawn(options: SpawnPluginOptions): Promise<PluginProcess> {
+    return new Promise((resolve, reject) => {
+      let child: ChildProcess;
+      try {
+        child = spawn(options.command, [...options.args], {
+          env: options.env,
+          cwd: options.cwd,
+          stdio: [options.stdin, 'pipe', 'pipe'],
+          // Its own process group, so the kill ladder reaches wrappers' children too (spec §8.1).
+          detached: options.processGroup && process.platform !== 'win32',
+          windowsHide: true,
+        });
+      } catch (error) {
+        reject(
+          new SpawnFailedError(options.command, {
+            cause: error,
+            errno: (error as NodeJS.ErrnoException).code,
+          }),
+        );
+        return;
+      }
+      // Permanent: a ChildProcess also emits 'error' when a signal cannot be delivered, and an unhandled one throws.
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        if (child.pid === undefined) {
+          reject(
+            new SpawnFailedError(options.command, { cause: error, ...(error.code && { errno: error.code }) }),
+          );
+        }
+      });
+      child.once('spawn', () => resolve(new PluginProcess(child, options)));
+    });
+  }
+
+  /** The exit, once the process has exited. */
+  get exit(): PluginExit | undefined {
+    return this.#exit;
+  }
+
+  /** The last stderr lines (up to 20). */
+  get stderrTail(): string[] {
+    return [...this.#tail];
+  }
+
+  /**
+   * Sends a signal to the process group (or the process), but only while the process is not known to have exited:
+   * after that its pid may belong to someone else (`hashicorp/go-plugin#320`).
+   */
+  signal(signal: NodeJS.Signals): void {
+    if (this.#exit !== undefined) return;
+    if (signal === 'SIGKILL') this.#killedByUs = true;
+    if (this.#processGroup && process.platform !== 'win32') {
+      try {
+        process.kill(-this.pid, signal);
+        return;
+      } catch {
+        // No such group (the leader changed its group): fall back to the process itself.
+      }
+    }
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** SIGKILLs the process if needed and waits (bounded) for its exit and pipe closure. */
+  async reap(): Promise<PluginExit | undefined> {
+    this.signal('SIGKILL');
+    await within(this.exited, REAP_TIMEOUT);
+    await within(this.streamsClosed, REAP_TIMEOUT);
+    return this.#exit;
+  }
+
+  /**
+   * Waits for the first stdout line. Races the line, the process's exit, `timeout` and `signal`; on every failure
+   * the process is killed and reaped before the returned promise rejects.
+   *
+   * @throws {@link PluginStartError} `GOPLUGIN_TIMEOUT`, `GOPLUGIN_EXITED_BEFORE_HANDSHAKE`,
+   *   `GOPLUGIN_NO_HANDSHAKE`, `GOPLUGIN_LINE_TOO_LONG`; {@link PluginAbortedError} when `signal` aborts.
+   */
+  readFirstLine(timeout: number, signal: AbortSignal | undefined): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        fail('GOPLUGIN_TIMEOUT', `timeout while waiting for the plugin to start (${timeout} ms)`);
+      }, timeout);
+      timer.unref();
+      const cleanup = (): void => {
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#onStdoutResult = undefined;
+      };
+      const fail = (code: HandshakeErrorCode, message: string, line?: string, cause?: unknown): void => {
+        if (settled) return;
+        cleanup();
+        void this.reap().then((exit) => {
+          // A process that exited by itself before we killed it: report that, with its status.
+          const exitedByItself = exit !== undefined && !(exit.signal === 'SIGKILL' && this.#killedByUs);
+          const finalCode =
+            code === 'GOPLUGIN_NO_HANDSHAKE' && exitedByItself ? 'GOPLUGIN_EXITED_BEFORE_HANDSHAKE' : code;
+          reject(
+            new PluginStartError(finalCode, message, {
+              stderrTail: this.stderrTail,
+              ...(exit !== undefined && { exit }),
+              ...(line !== undefined && { line: line.slice(0, 200) }),
+              ...(cause !== undefined && { cause }),
+            }),
+          );
+        });
+      };
+      const onAbort = (): void => {
+        if (settled) return;
+        cleanup();
+        void this.reap().then(() => reject(new PluginAbortedError({ cause: signal?.reason })));
+      };
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const onResult = (): void => {
+        const result = this.#stdoutResult;
+        if (settled || result === undefined) return;
+        if ('line' in result) {
+          cleanup();
+          resolve(result.line);
+        } else fail(result.error.code, result.error.message, result.error.line, result.error);
+      };
+      this.#onStdoutResult = onResult;
+      onResult();
+      void this.exited.then(async () => {
+        if (settled) return;
+        // Let the last stdout and stderr bytes arrive, so the error shows everything the plugin said.
+        await within(this.streamsClosed, REAP_TIMEOUT);
+        fail('GOPLUGIN_EXITED_BEFORE_HANDSHAKE', 'plugin exited before we could connect');
+      });
+    });
+  }
+
+  #readStdout(): void {
+    const stdout = this.child.stdout!;
+    const settle = (result: { line: string } | { error: HandshakeError }): void => {
+      this.#stdoutResult = result;
+      this.#onStdoutResult?.();
+    };
+    stdout.on('data', (chunk: Buffer) => {
+      // After the first line, stdout is read and discarded forever: a pipe nobody reads would eventually block
+      // the plugin (spec §8.2, `pivotal/skenario#103`). Go hosts discard it too.
+      if (this.#stdoutResult !== undefined) return;
+      try {
+        const line = this.#firstLine.push(chunk);
+        if (line !== undefined) settle({ line });
+      } catch (error) {
+        settle({ error: error as HandshakeError });
+      }
+    });
+    stdout.once('end', () => {
+      if (this.#stdoutResult !== undefined) return;
+      try {
+        // The final unterminated line counts as a line (Go's scanner returns it too).
+        settle({ line: this.#firstLine.end() });
+      } catch (error) {
+        settle({ error: error as HandshakeError });
+      }
+    });
+    stdout.on('error', () => undefined);
+  }
+
+  #readStderr(): void {
+    const stderr = this.child.stderr!;
+    const splitter = new LineSplitter(STDERR_BUFFER_BYTES);
+    const parser = new HclogLineParser();
+    const handle = (text: string, piece: boolean): void => {
+      this.#tail.push(text.length > 500 ? `${text.slice(0, 500)}…` : text);
+      if (this.#tail.length > STDERR_TAIL_LINES) this.#tail.shift();
+      if (this.#logger === undefined) return;
+      const parsed = piece ? parser.parsePiece(text) : parser.parse(text);
+      safeLog(this.#logger, { ...parsed, name: this.name, origin: 'plugin' });
+    };
+    stderr.on('data', (chunk: Buffer) => {
+      for (const line of splitter.push(chunk)) handle(line.text, line.piece);
+    });
+    stderr.once('end', () => {
+      const last = splitter.end();
+      if (last !== undefined) handle(last.text, last.piece);
+    });
+    stderr.on('error', () => undefined);
+  }
+}

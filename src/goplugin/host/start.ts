@@ -1,0 +1,224 @@
+/**
+ * `startPlugin` (launch a plugin binary as a Go host does, spec §8) and `reattachPlugin` (connect to a running one).
+ */
+import { Channel } from '@grpc/grpc-js';
+import { HandshakeError } from '../errors.js';
+import { type Handshake, parseHandshake } from '../handshake.js';
+import { generateAutoMTLSCertificate } from '../mtls.js';
+import { channelSetup, type MtlsMaterial, waitForReady } from './channel.js';
+import { PluginClient, processExists } from './client.js';
+import { PluginAbortedError, PluginConnectError, PluginStartError, ReattachError } from './errors.js';
+import {
+  levelledLogger,
+  type PluginConnectionOptions,
+  pluginEnvironment,
+  type ReattachPluginOptions,
+  resolveStartOptions,
+  type StartPluginOptions,
+} from './options.js';
+import { PluginProcess } from './process.js';
+import { normalizeReattachConfig, type ReattachConfig, type TerraformReattachConfig } from './reattach.js';
+import { internalServices } from './services.js';
+import { createSocketDir, removeSocketDir } from './socket-dir.js';
+
+/** The longest the host waits for the channel to become ready after the handshake (spec §8.3). */
+const CONNECT_TIMEOUT = 10_000;
+
+/**
+ * Launches a go-plugin plugin and connects to it, as a Go host's `client.Client()` does.
+ *
+ * Sets the environment a Go host sets (cookie, `PLUGIN_PROTOCOL_VERSIONS`, ports, `PLUGIN_UNIX_SOCKET_DIR` of a
+ * fresh private directory, `PLUGIN_CLIENT_CERT` with AutoMTLS), reads only the first stdout line as the handshake
+ * (with the current Go host's rules) and drains stdout after it, parses stderr into `logger`, connects a grpc-js
+ * channel over unix or tcp, and opens the broker and `GRPCStdio` streams.
+ *
+ * @param options - see {@link StartPluginOptions}; `command`, `magicCookieKey`, `magicCookieValue` are required.
+ * @returns the connected client; call `kill()` (or {@link cleanupPlugins}) when done.
+ * @throws {@link InvalidPluginOptionsError} for bad options (including `netrpc` in `allowedProtocols`).
+ * @throws {@link SpawnFailedError} when the command cannot start.
+ * @throws {@link PluginStartError} for a timeout, an early exit, or a rejected handshake line; it carries the
+ *   stderr tail and exit status. It is a {@link HandshakeError}: branch on `code`.
+ * @throws {@link PluginConnectError} when the gRPC connection does not become ready.
+ * @throws {@link PluginAbortedError} when `signal` aborts the start.
+ * @example
+ * ```ts
+ * const client = await startPlugin({
+ *   command: './kvplugin',
+ *   magicCookieKey: 'BASIC_PLUGIN',
+ *   magicCookieValue: 'hello',
+ *   autoMTLS: true,
+ *   logger: (entry) => console.error(`[${entry.level}] ${entry.name}: ${entry.message}`),
+ * });
+ * ```
+ */
+export async function startPlugin(options: StartPluginOptions): Promise<PluginClient> {
+  const resolved = resolveStartOptions(options);
+  const logger = levelledLogger(options);
+  const started = Date.now();
+  const signal = options.signal;
+  if (signal?.aborted) throw new PluginAbortedError({ cause: signal.reason });
+  const socketDir =
+    process.platform === 'win32'
+      ? undefined
+      : await createSocketDir(options.unixSocketDir, options.unixSocketGroup);
+  let child: PluginProcess | undefined;
+  try {
+    const certificate = options.autoMTLS ? generateAutoMTLSCertificate() : undefined;
+    const env = pluginEnvironment(options, resolved.versions, {
+      ...(certificate !== undefined && { clientCertPem: certificate.certPem }),
+      ...(socketDir !== undefined && { socketDir }),
+    });
+    child = await PluginProcess.spawn({
+      command: resolved.command,
+      args: resolved.args,
+      env,
+      cwd: options.cwd,
+      stdin: options.stdin ?? 'ignore',
+      processGroup: resolved.processGroup,
+      logger,
+    });
+    // Load the internal protos while the plugin starts (the first start in a process pays ~20 ms for it).
+    internalServices();
+    const line = await child.readFirstLine(resolved.startTimeout, signal);
+    let handshake: Handshake;
+    try {
+      handshake = parseHandshake(line, {
+        versions: resolved.versions,
+        protocols: ['grpc'],
+        autoMTLS: options.autoMTLS ?? false,
+      });
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      // Go kills the plugin on any handshake error (`client.go`).
+      const exit = await child.reap();
+      throw new PluginStartError(error.code, error.message, {
+        line: line.slice(0, 200),
+        stderrTail: child.stderrTail,
+        ...(exit !== undefined && { exit }),
+        cause: error,
+      });
+    }
+    const mtls: MtlsMaterial | undefined =
+      certificate === undefined || handshake.serverCertPem === undefined
+        ? undefined
+        : { peerCertPem: handshake.serverCertPem, certPem: certificate.certPem, keyPem: certificate.keyPem };
+    const setup = channelSetup(handshake.network, handshake.address, mtls, resolved.maxMessageBytes);
+    const channel = new Channel(setup.target, setup.credentials, setup.options);
+    const remaining = Math.max(1000, resolved.startTimeout - (Date.now() - started));
+    const runningChild = child;
+    const aborted = abortWatch(signal);
+    const gone = Promise.race([
+      runningChild.exited.then((exit) => `plugin exited (${exit.signal ?? `status ${exit.code}`})`),
+      aborted.promise,
+    ]);
+    try {
+      await waitForReady(channel, setup.target, Math.min(CONNECT_TIMEOUT, remaining), gone);
+    } catch (error) {
+      channel.close();
+      await runningChild.reap();
+      if (signal?.aborted) throw new PluginAbortedError({ cause: signal.reason });
+      const tail = runningChild.stderrTail;
+      const message =
+        (error as Error).message + (tail.length > 0 ? `\nplugin stderr:\n  ${tail.join('\n  ')}` : '');
+      throw new PluginConnectError(setup.target, message.replace(/^cannot connect to plugin at \S+: /, ''), {
+        cause: error,
+      });
+    } finally {
+      aborted.dispose();
+    }
+    return new PluginClient({
+      process: child,
+      handshake,
+      protocolVersion: handshake.appVersion,
+      network: handshake.network,
+      address: handshake.address,
+      setup,
+      channel,
+      mtls,
+      socketDir,
+      logger,
+      name: child.name,
+      stdout: options.stdout,
+      stderr: options.stderr,
+      shutdownTimeout: resolved.shutdownTimeout,
+      killTimeout: resolved.killTimeout,
+      reattach: undefined,
+    });
+  } catch (error) {
+    await child?.reap();
+    if (socketDir !== undefined) await removeSocketDir(socketDir);
+    throw error;
+  }
+}
+
+/** A promise that resolves when `signal` aborts, and a way to stop listening. */
+function abortWatch(signal: AbortSignal | undefined): { promise: Promise<string>; dispose(): void } {
+  let onAbort: (() => void) | undefined;
+  const promise = new Promise<string>((resolve) => {
+    if (signal === undefined) return;
+    if (signal.aborted) resolve('aborted');
+    onAbort = () => resolve('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return { promise, dispose: () => onAbort && signal?.removeEventListener('abort', onAbort) };
+}
+
+/**
+ * Connects to a plugin that is already running, from a reattach configuration: {@link ReattachConfig}, or one
+ * value of Terraform's `TF_REATTACH_PROVIDERS` (see {@link parseReattachProviders}). The process is never
+ * killed by this client: `kill()` only closes the connection.
+ *
+ * @param config - where the plugin listens; reattach is insecure (no AutoMTLS).
+ * @param options - logger, stdio sinks, `connectTimeout` (default 10000 ms), `watchPid` (default `true`).
+ * @returns the connected client.
+ * @throws {@link ReattachError} `GOPLUGIN_INVALID_REATTACH_CONFIG` for a bad config, `GOPLUGIN_REATTACH_NOT_FOUND`
+ *   when its pid does not exist; {@link PluginConnectError} when the address does not answer.
+ * @example
+ * ```ts
+ * const first = await startPlugin(options);
+ * const second = await reattachPlugin(first.reattachConfig());
+ * ```
+ */
+export async function reattachPlugin(
+  config: ReattachConfig | TerraformReattachConfig,
+  options: ReattachPluginOptions = {},
+): Promise<PluginClient> {
+  const normalized = normalizeReattachConfig(config);
+  const logger = levelledLogger(options);
+  const pid = normalized.pid;
+  if (pid !== undefined && !processExists(pid)) {
+    throw new ReattachError('GOPLUGIN_REATTACH_NOT_FOUND', `reattachment process not found (pid ${pid})`);
+  }
+  const connection: PluginConnectionOptions = options;
+  const setup = channelSetup(
+    normalized.addr.network,
+    normalized.addr.address,
+    undefined,
+    connection.maxMessageBytes,
+  );
+  const channel = new Channel(setup.target, setup.credentials, setup.options);
+  try {
+    await waitForReady(channel, setup.target, options.connectTimeout ?? CONNECT_TIMEOUT);
+  } catch (error) {
+    channel.close();
+    throw error;
+  }
+  return new PluginClient({
+    process: undefined,
+    handshake: undefined,
+    protocolVersion: normalized.protocolVersion,
+    network: normalized.addr.network,
+    address: normalized.addr.address,
+    setup,
+    channel,
+    mtls: undefined,
+    socketDir: undefined,
+    logger,
+    name: pid === undefined ? 'plugin' : `plugin-${pid}`,
+    stdout: options.stdout,
+    stderr: options.stderr,
+    shutdownTimeout: 0,
+    killTimeout: 0,
+    reattach: { pid, watchPid: options.watchPid ?? true },
+  });
+}
