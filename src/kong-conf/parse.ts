@@ -88,14 +88,24 @@ export interface ParseOptions {
  * ```
  */
 export function parseKongConf(text: string, options: ParseOptions = {}): ParsedConf {
+  const entries: ConfEntry[] = [];
+  const diagnostics: Diagnostic[] = [];
   let profile: ReturnType<typeof kongProfile>;
   try {
     profile = kongProfile(options.kongVersion ?? DEFAULT_KONG_VERSION);
-  } catch {
+  } catch (error) {
+    // parse never throws; the version only selects the known-key list, so say so and use the default's.
     profile = kongProfile(DEFAULT_KONG_VERSION);
+    const reason = error instanceof Error ? error.message : String(error);
+    diagnostics.push(
+      diagnostic(
+        'unsupported-version',
+        'error',
+        'resolver',
+        `${reason}; known keys of ${DEFAULT_KONG_VERSION} used`,
+      ),
+    );
   }
-  const entries: ConfEntry[] = [];
-  const diagnostics: Diagnostic[] = [];
   const effective = new Map<string, ConfEntry>();
   let loadable = true;
   let section: string | undefined;
