@@ -5,12 +5,15 @@ import { nameAndPrefix, type Resolution } from './resolution.js';
 import type { PluginServer } from './resolve.js';
 
 const SHELL_WORDS = new Set(
-  'cd export if then else elif fi for while until do done case esac set unset source . eval alias ulimit umask trap shift read local readonly wait { } ( ) ! [ [[ test true false'.split(
+  'cd export if then else elif fi for while until do done case esac set unset source . eval alias ulimit umask trap shift read local readonly wait { } ( ) ! [['.split(
     ' ',
   ),
 );
 
-/** `start-cmd-not-simple`: Kong runs `exec <cmd>`, so a builtin, keyword, assignment or shell list fails. */
+/**
+ * `start-cmd-not-simple`: Kong runs `exec <cmd>`, so a builtin or keyword without a binary of the same name
+ * (`cd`, `export`, `if`; `test` and `true` exist in /usr/bin), a leading assignment or a shell list fails.
+ */
 function startCommandProblem(command: string): string | undefined {
   const first = command.trimStart().split(/[\s]+/)[0] ?? '';
   if (SHELL_WORDS.has(first)) return `its first word \`${first}\` is a shell builtin or keyword`;

@@ -188,6 +188,20 @@ export interface RegisteredPlugin {
   protocol: string;
 }
 
+/** Options of {@link collectPlugins}. */
+export interface CollectOptions {
+  /** The Kong version whose rules apply; default `'3.9'`. */
+  kongVersion?: KongVersion;
+}
+
+/** The result of {@link collectPlugins}. */
+export interface CollectedPlugins {
+  /** The plugins Kong registers, by name, in first-registration order. */
+  plugins: Map<string, RegisteredPlugin>;
+  /** `plugin-duplicate-name` findings. */
+  warnings: Diagnostic[];
+}
+
 /**
  * Merges the dumps of every server, in `pluginserver_names` order, as Kong registers them by plugin name
  * (`Kong/kong: kong/runloop/plugin_servers/process.lua`). ≤ 3.8 keeps the **first** server for a name and logs
@@ -205,10 +219,7 @@ export interface RegisteredPlugin {
  * plugins.get('js-hello')?.server; // 'js'
  * ```
  */
-export function collectPlugins(
-  dumps: readonly ServerDump[],
-  options: { kongVersion?: KongVersion } = {},
-): { plugins: Map<string, RegisteredPlugin>; warnings: Diagnostic[] } {
+export function collectPlugins(dumps: readonly ServerDump[], options: CollectOptions = {}): CollectedPlugins {
   const profile = kongProfile(options.kongVersion ?? DEFAULT_KONG_VERSION);
   const keepLast = resolvesAtLoad(profile);
   const plugins = new Map<string, RegisteredPlugin>();

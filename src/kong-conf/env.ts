@@ -167,9 +167,9 @@ export interface LoadOptions extends ParseOptions {
  * ```
  */
 export async function loadKongConf(path: string, options: LoadOptions = {}): Promise<ParsedConf> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new KongConfFileError(
@@ -180,7 +180,26 @@ export async function loadKongConf(path: string, options: LoadOptions = {}): Pro
       },
     );
   }
-  const parsed = parseKongConf(text, { ...options, filename: options.filename ?? path });
+  let text: string;
+  let latin1 = false;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    // Kong works on bytes. Invalid UTF-8 is read as Latin-1, one character per byte, so that key normalization
+    // (one `_` per byte) and values keep Kong's byte counts; `Buffer.from(value, 'latin1')` gives the bytes back.
+    text = bytes.toString('latin1');
+    latin1 = true;
+  }
+  let parsed = parseKongConf(text, { ...options, filename: options.filename ?? path, binary: latin1 });
+  if (latin1) {
+    const note = diagnostic(
+      'not-utf8',
+      'info',
+      'file',
+      'the file is not valid UTF-8: it was read as Latin-1, one character per byte',
+    );
+    parsed = { ...parsed, diagnostics: [note, ...parsed.diagnostics] };
+  }
   return options.env === undefined ? parsed : withEnv(parsed, options.env);
 }
 

@@ -7,6 +7,8 @@
 export { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
 export type { Diagnostic, DiagnosticSource } from './diagnostics.js';
 export {
+  type CollectedPlugins,
+  type CollectOptions,
   collectPlugins,
   type DumpResult,
   type ParseDumpOptions,

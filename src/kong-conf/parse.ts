@@ -70,6 +70,11 @@ export interface ParseOptions {
   filename?: string;
   /** Selects the known-key list for `unknown-key` / `case-mismatch` diagnostics; default `'3.9'`. */
   kongVersion?: KongVersion;
+  /**
+   * The text holds one character per byte (e.g. a file that is not UTF-8, decoded as Latin-1), so key
+   * normalization turns each character, not each UTF-8 byte, into `_`. Default `false`.
+   */
+  binary?: boolean;
 }
 
 /**
@@ -88,19 +93,30 @@ export interface ParseOptions {
  * ```
  */
 export function parseKongConf(text: string, options: ParseOptions = {}): ParsedConf {
+  const binary = options.binary ?? false;
+  const entries: ConfEntry[] = [];
+  const diagnostics: Diagnostic[] = [];
   let profile: ReturnType<typeof kongProfile>;
   try {
     profile = kongProfile(options.kongVersion ?? DEFAULT_KONG_VERSION);
-  } catch {
+  } catch (error) {
+    // parse never throws; the version only selects the known-key list, so say so and use the default's.
     profile = kongProfile(DEFAULT_KONG_VERSION);
+    const reason = error instanceof Error ? error.message : String(error);
+    diagnostics.push(
+      diagnostic(
+        'unsupported-version',
+        'error',
+        'resolver',
+        `${reason}; known keys of ${DEFAULT_KONG_VERSION} used`,
+      ),
+    );
   }
-  const entries: ConfEntry[] = [];
-  const diagnostics: Diagnostic[] = [];
   const effective = new Map<string, ConfEntry>();
   let loadable = true;
   let section: string | undefined;
 
-  if (text.charCodeAt(0) === 0xfeff) {
+  if (text.charCodeAt(0) === 0xfeff || (binary && text.startsWith('\xEF\xBB\xBF'))) {
     diagnostics.push(
       diagnostic(
         'bom',
@@ -128,7 +144,7 @@ export function parseKongConf(text: string, options: ParseOptions = {}): ParsedC
         loadable = false;
         return false;
       }
-      const key = normalizeKey(raw);
+      const key = normalizeKey(raw, binary);
       section = key;
       const entry: ConfEntry = {
         key,
@@ -175,7 +191,7 @@ export function parseKongConf(text: string, options: ParseOptions = {}): ParsedC
     let valueStart = equals + 1;
     while (valueStart < line.length && isLuaSpace(line.charCodeAt(valueStart))) valueStart++;
     const rawKey = line.slice(start, keyEnd);
-    const key = normalizeKey(rawKey);
+    const key = normalizeKey(rawKey, binary);
     const penlight = penlightValue(line.slice(valueStart));
     const value = penlight.table ? penlight.text : stripTrailingComment(penlight.text);
     const entry: ConfEntry = { key, rawKey, value, line: lineNumber, kind: 'assignment' };

@@ -106,22 +106,22 @@ export function resolvePluginServers(conf: ParsedConf | string, options: Resolve
   const props = layerProperties(parsed, options.env ?? parsed.env ?? {}, options.overrides ?? {}, profile);
   const r = new Resolution(props, profile, kongVersion);
   r.warnings.push(...parsed.diagnostics, ...props.diagnostics);
-  const fail = (code: string, message: string): never => {
-    throw new KongConfStartupError(code, message, { diagnostics: [...r.warnings] });
-  };
+  const startupError = (code: string, message: string): KongConfStartupError =>
+    new KongConfStartupError(code, message, { diagnostics: [...r.warnings] });
 
   const prefixValue = options.prefix ?? asString(props.get('prefix'));
-  if (prefixValue === undefined)
-    fail('KONG_CONF_PREFIX_UNSET', 'prefix is empty: Kong cannot start without one');
-  const prefix = abspath(prefixValue as string, options.cwd);
+  if (prefixValue === undefined) {
+    throw startupError('KONG_CONF_PREFIX_UNSET', 'prefix is empty: Kong cannot start without one');
+  }
+  const prefix = abspath(prefixValue, options.cwd);
   if (prefix === undefined) {
-    fail(
+    throw startupError(
       'KONG_CONF_CWD_REQUIRED',
       `prefix ${prefixValue} is relative: pass the working directory as \`cwd\``,
     );
   }
   const context: ServerContext = {
-    prefix: prefix as string,
+    prefix,
     exists: options.fileExists ?? existsSync,
     binDir: options.defaultPluginserverPath ?? '/usr/local/bin',
   };
@@ -132,7 +132,7 @@ export function resolvePluginServers(conf: ParsedConf | string, options: Resolve
   checkNames(r, names);
   for (const [index, raw] of names.entries()) {
     const server = resolvesAtLoad(profile)
-      ? resolveAtLoad(r, raw, context, fail)
+      ? resolveAtLoad(r, raw, context, startupError)
       : resolveAtRuntime(r, raw, context);
     server.origin.namesIndex = index;
     servers.push(server);
@@ -145,7 +145,7 @@ function resolveAtLoad(
   r: Resolution,
   raw: string,
   context: ServerContext,
-  fail: (code: string, message: string) => never,
+  startupError: (code: string, message: string) => KongConfStartupError,
 ): PluginServer {
   const { name, prefix } = nameAndPrefix(r.profile, raw);
   const socket = r.property(`${prefix}_socket`);
@@ -167,7 +167,8 @@ function resolveAtLoad(
   if (server.queryCmd === undefined) {
     const message = `query_command undefined for pluginserver ${name}`;
     r.add('pluginserver-no-query', 'error', `${message} (and ${bin} does not exist)`, `${prefix}_query_cmd`);
-    fail('KONG_CONF_QUERY_COMMAND_UNDEFINED', message);
+    // Kong's conf loader stops at the first such name (spec §6.1 step 7).
+    throw startupError('KONG_CONF_QUERY_COMMAND_UNDEFINED', message);
   }
   if (server.startCmd === undefined) {
     r.add(

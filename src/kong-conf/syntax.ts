@@ -13,14 +13,15 @@ export const LUA_TABLE_VALUE = 'table: 0x…';
 
 /**
  * K2: every byte that is not ASCII alphanumeric becomes `_` (Penlight's `variabilize`, `[^%w]` → `_`); a
- * non-ASCII character is several bytes in UTF-8 and so several underscores.
+ * non-ASCII character is several bytes in UTF-8 and so several underscores. With `binary`, `raw` holds one
+ * character per byte (a Latin-1 decoded file), so every character is one byte.
  */
-export function normalizeKey(raw: string): string {
+export function normalizeKey(raw: string, binary = false): string {
   let out = '';
   for (let i = 0; i < raw.length; i++) {
     const code = raw.charCodeAt(i);
     if (isLuaAlnum(code)) out += raw[i];
-    else if (code < 0x80) out += '_';
+    else if (code < 0x80 || binary) out += '_';
     else if (code < 0x800) out += '__';
     else if (code >= 0xd800 && code <= 0xdbff && i + 1 < raw.length) {
       const next = raw.charCodeAt(i + 1);

@@ -97,6 +97,21 @@ describe('loadKongConf', () => {
     expect((error as Error).cause).toMatchObject({ code: 'EISDIR' });
   });
 
+  it('keeps a UTF-8 BOM and reads invalid UTF-8 byte for byte, as Kong does', async () => {
+    const bomPath = join(dir, 'bom.conf');
+    writeFileSync(bomPath, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('prefix = /x\n')]));
+    expect((await loadKongConf(bomPath)).keys()).toEqual(['___prefix']);
+    const latinPath = join(dir, 'latin1.conf');
+    writeFileSync(
+      latinPath,
+      Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' = v\xff\n', 'latin1')]),
+    );
+    const conf = await loadKongConf(latinPath);
+    expect(conf.keys()).toEqual(['caf_']);
+    expect(Buffer.from(conf.get('caf_') ?? '', 'latin1')).toEqual(Buffer.from([0x76, 0xff]));
+    expect(conf.diagnostics[0]?.code).toBe('not-utf8');
+  });
+
   it('overlays only registered plugin-server keys from the environment', async () => {
     const path = join(dir, 'kong.conf');
     writeFileSync(path, 'pluginserver_Go_socket = /file\n');

@@ -249,6 +249,12 @@ describe('parseKongConf: file syntax (spec §11.1)', () => {
     const [d] = parseKongConf('a = 0123\n').diagnostics;
     expect(d).toMatchObject({ source: 'file', key: 'a', line: 1 });
   });
+  it('reports an unsupported kongVersion as a diagnostic instead of throwing', () => {
+    const c = parseKongConf('a = 1\n', { kongVersion: '9.9' });
+    expect(c.get('a')).toBe('1');
+    expect(c.diagnostics[0]).toMatchObject({ code: 'unsupported-version', severity: 'error' });
+  });
+
   it('keeps __proto__ and constructor keys as plain data', () => {
     const c = parseKongConf('__proto__ = x\nconstructor = y\n');
     expect(c.get('__proto__')).toBe('x');
