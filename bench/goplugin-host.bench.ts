@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Client, loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
@@ -146,6 +147,8 @@ const tsCalls = await tsCallsPerSecond(CALLS);
 
 const figures = {
   runs: RUNS,
+  // Two cores shared with other work: these figures swing with the load, so it is recorded with them.
+  loadAverage1m: loadavg()[0],
   nodeBareStartupMs: median(nodeBare),
   goHostFirstCallMs: median(goFirstCall),
   tsHostFirstCallMs: median(tsFirstCalls),
@@ -163,6 +166,7 @@ const figures = {
 const print = (label: string, value: number, unit: string): void => {
   process.stdout.write(`${label.padEnd(46)} ${value.toFixed(unit === 'x' ? 2 : 1).padStart(10)} ${unit}\n`);
 };
+print('load average (1 min) at the end', figures.loadAverage1m ?? 0, 'x');
 print('Node bare startup (node -e 0), median', figures.nodeBareStartupMs, 'ms');
 print('Go host: client.Client() -> first Put, median', figures.goHostFirstCallMs, 'ms');
 print('TS host: startPlugin() -> first Put, median', figures.tsHostFirstCallMs, 'ms');

@@ -126,6 +126,12 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
     },
   );
 
+  it('talks AutoMTLS capped at TLS 1.2 (tlsMaxVersion) to a Go plugin', async () => {
+    const client = await start({ command: KVPLUGIN, autoMTLS: true, tlsMaxVersion: 'TLSv1.2' });
+    await client.ping();
+    await call(client.makeClient(KVService), 'Put', { key: 'tls12', value: Buffer.from('ok') });
+  });
+
   it('negotiates between two protocol versions and rejects a version the host does not speak', async () => {
     const env = { KV_PLUGIN_VERSIONS: '1,2' };
     const both = await start({ command: KVPLUGIN, env, versions: [1, 2] });

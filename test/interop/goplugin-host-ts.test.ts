@@ -139,9 +139,8 @@ describe.skipIf(!ok)('startPlugin with TypeScript plugins (servePlugin)', () => 
       await call(kv, 'Put', { key: 'k', value: Buffer.from('v') });
       expect((await call<{ value: Buffer }>(kv, 'Get', { key: 'k' })).value.toString()).toBe('v');
       await expect(call(kv, 'Get', { key: 'nope' })).rejects.toThrow('key "nope" not found');
-      const started = Date.now();
+      // Graceful: the plugin exits within the 2 s killTimeout, so there is no WARN, no SIGKILL, status 0.
       await client.kill();
-      expect(Date.now() - started).toBeLessThan(2000);
       expect(await client.exited).toEqual({ code: 0, signal: null });
       expect(entries.some((entry) => entry.message === 'plugin failed to exit gracefully')).toBe(false);
       if (transport === 'unix') expect(existsSync(client.address.address)).toBe(false);

@@ -15,7 +15,12 @@ import {
 import type { Logger, LogLevel } from '../hclog.js';
 import { type BrokerServer, type ConnInfo, GRPCBroker } from '../plugin/broker.js';
 import { bindListener } from '../plugin/listen.js';
-import { brokerServerCredentials, MAX_MESSAGE_BYTES, type MtlsMaterial } from './channel.js';
+import {
+  brokerServerCredentials,
+  MAX_MESSAGE_BYTES,
+  type MtlsMaterial,
+  mtlsChannelCredentials,
+} from './channel.js';
 import type { PluginLogger } from './hclog-parse.js';
 import { safeLog } from './process.js';
 
@@ -97,13 +102,7 @@ export class HostBroker implements PluginBroker {
     this.#broker = new GRPCBroker({
       serverCredentials: () => brokerServerCredentials(mtls),
       channelCredentials: () =>
-        mtls === undefined
-          ? credentials.createInsecure()
-          : credentials.createSsl(
-              Buffer.from(mtls.peerCertPem),
-              Buffer.from(mtls.keyPem),
-              Buffer.from(mtls.certPem),
-            ),
+        mtls === undefined ? credentials.createInsecure() : mtlsChannelCredentials(mtls),
       serverOptions: messageLimits,
       // The AutoMTLS certificates name only `localhost` (spec §9.3); harmless for unix targets.
       channelOptions:

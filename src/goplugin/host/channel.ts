@@ -2,6 +2,7 @@
  * The grpc-js side of the connection to a plugin: target, credentials (insecure or AutoMTLS), channel options,
  * and waiting until the channel is ready.
  */
+import { createSecureContext } from 'node:tls';
 import {
   type Channel,
   type ChannelCredentials,
@@ -15,7 +16,7 @@ import { PluginConnectError } from './errors.js';
 /** go-plugin's `MaxInt32` message limit (`hashicorp/go-plugin: grpc_client.go`); grpc-js would cap receives at 4 MiB. */
 export const MAX_MESSAGE_BYTES = 2_147_483_647;
 
-/** The TLS material of an AutoMTLS connection, all PEM. */
+/** The TLS material of an AutoMTLS connection, all PEM, and an optional TLS version cap. */
 export interface MtlsMaterial {
   /** The plugin's certificate (from handshake field 6): the only trusted root. */
   peerCertPem: string;
@@ -23,6 +24,28 @@ export interface MtlsMaterial {
   certPem: string;
   /** The host certificate's private key. */
   keyPem: string;
+  /** Highest TLS version to negotiate; `TLSv1.2` works around TLS 1.3 failures in hardened environments. */
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** Client credentials for AutoMTLS: trust only the plugin's certificate, present the host's, TLS 1.2 at least. */
+export function mtlsChannelCredentials(mtls: MtlsMaterial): ChannelCredentials {
+  if (mtls.maxVersion === undefined) {
+    return credentials.createSsl(
+      Buffer.from(mtls.peerCertPem),
+      Buffer.from(mtls.keyPem),
+      Buffer.from(mtls.certPem),
+    );
+  }
+  // A secure context is the only way to cap the version in grpc-js (`hashicorp/terraform-plugin-go#582`).
+  const context = createSecureContext({
+    ca: mtls.peerCertPem,
+    key: mtls.keyPem,
+    cert: mtls.certPem,
+    minVersion: 'TLSv1.2',
+    maxVersion: mtls.maxVersion,
+  });
+  return credentials.createFromSecureContext(context);
 }
 
 /** Everything needed to open a channel to one plugin listener. */
@@ -62,14 +85,7 @@ export function channelSetup(
     options['grpc.ssl_target_name_override'] = 'localhost';
     options['grpc.default_authority'] = 'localhost';
   }
-  const channelCredentials =
-    mtls === undefined
-      ? credentials.createInsecure()
-      : credentials.createSsl(
-          Buffer.from(mtls.peerCertPem),
-          Buffer.from(mtls.keyPem),
-          Buffer.from(mtls.certPem),
-        );
+  const channelCredentials = mtls === undefined ? credentials.createInsecure() : mtlsChannelCredentials(mtls);
   return { target, credentials: channelCredentials, options };
 }
 

@@ -207,7 +207,12 @@ export class PluginClient {
    * For a reattached plugin only the connection is closed: the process is never signalled.
    */
   kill(): Promise<void> {
-    this.#killing ??= this.#kill();
+    this.#killing ??= this.#kill().catch((error: unknown) => {
+      // Every step is bounded and tolerant; should one still throw, kill() keeps its promise not to reject.
+      this.#log('error', 'error while killing the plugin', { error: String(error) });
+      this.#parts.process?.signal('SIGKILL');
+      unregisterClient(this);
+    });
     return this.#killing;
   }
 

@@ -49,6 +49,11 @@ export interface StartPluginOptions extends PluginConnectionOptions {
    * back in handshake field 6, and the connection is mutual TLS with `localhost` as the name. Default `false`.
    */
   autoMTLS?: boolean;
+  /**
+   * Highest TLS version of the AutoMTLS connection. `'TLSv1.2'` works around TLS 1.3 handshake failures seen in
+   * hardened environments (`hashicorp/terraform-plugin-go#582`). Default: Node's (TLS 1.3).
+   */
+  tlsMaxVersion?: 'TLSv1.2' | 'TLSv1.3';
   /** Bound on spawn → handshake → connection ready, ms. Default 60000 (Go's `StartTimeout`). */
   startTimeout?: number;
   /**

@@ -101,7 +101,12 @@ export async function startPlugin(options: StartPluginOptions): Promise<PluginCl
     const mtls: MtlsMaterial | undefined =
       certificate === undefined || handshake.serverCertPem === undefined
         ? undefined
-        : { peerCertPem: handshake.serverCertPem, certPem: certificate.certPem, keyPem: certificate.keyPem };
+        : {
+            peerCertPem: handshake.serverCertPem,
+            certPem: certificate.certPem,
+            keyPem: certificate.keyPem,
+            ...(options.tlsMaxVersion !== undefined && { maxVersion: options.tlsMaxVersion }),
+          };
     const setup = channelSetup(handshake.network, handshake.address, mtls, resolved.maxMessageBytes);
     const channel = new Channel(setup.target, setup.credentials, setup.options);
     const remaining = Math.max(1000, resolved.startTimeout - (Date.now() - started));
