@@ -23,7 +23,12 @@ export const PLUGIN_ENV = {
 } as const;
 
 /** Default TCP port range a Go host sends when none is configured. */
-export const DEFAULT_PORT_RANGE = { min: 10_000, max: 25_000 } as const;
+export const DEFAULT_PORT_RANGE: {
+  /** Lowest port tried (`PLUGIN_MIN_PORT`'s default). */
+  readonly min: 10_000;
+  /** Highest port tried (`PLUGIN_MAX_PORT`'s default). */
+  readonly max: 25_000;
+} = { min: 10_000, max: 25_000 };
 
 /**
  * The three lines (each ending in `\n`) a go-plugin plugin writes to stderr, before exiting with status 1, when

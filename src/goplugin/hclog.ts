@@ -36,7 +36,15 @@ export interface HclogLoggerOptions {
    */
   write?: (line: string) => void;
   /** Clock, for tests. Default: the wall clock with microsecond resolution. */
-  now?: () => { epochMs: number; micros: number };
+  now?: () => HclogClock;
+}
+
+/** A reading of the clock for {@link HclogLoggerOptions.now}. */
+export interface HclogClock {
+  /** Milliseconds since the Unix epoch. */
+  epochMs: number;
+  /** Microseconds within that millisecond, 0..999: the last three of the timestamp's six fractional digits. */
+  micros: number;
 }
 
 const LEVELS: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4 };
@@ -55,7 +63,7 @@ export function formatHclogTimestamp(epochMs: number, micros = 0): string {
   return `${iso.slice(0, 23)}${String(Math.trunc(micros)).padStart(3, '0')}Z`;
 }
 
-function wallClock(): { epochMs: number; micros: number } {
+function wallClock(): HclogClock {
   const microsTotal = Math.floor((performance.timeOrigin + performance.now()) * 1000);
   return { epochMs: Math.floor(microsTotal / 1000), micros: microsTotal % 1000 };
 }

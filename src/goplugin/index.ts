@@ -43,6 +43,7 @@ export {
 export {
   createHclogLogger,
   formatHclogTimestamp,
+  type HclogClock,
   type HclogLoggerOptions,
   type LogFields,
   type Logger,
@@ -97,6 +98,7 @@ export {
   type BrokerSettings,
   type BrokerStream,
   type ConnInfo,
+  type ConnInfoKnock,
   GRPCBroker,
 } from './plugin/broker.js';
 export { type BoundListener, MAX_SOCKET_PATH_BYTES, type PluginTransport } from './plugin/listen.js';

@@ -6,18 +6,37 @@ import type { BoundListener } from './listen.js';
 
 /** `plugin.ConnInfo` as proto-loader decodes it (keepCase). */
 export interface ConnInfo {
+  /** The broker id the service is announced under. */
   service_id: number;
+  /** `unix` or `tcp`. */
   network: string;
+  /** Socket path or `host:port`. */
   address: string;
-  knock?: { knock: boolean; ack: boolean; error: string } | null;
+  /** Multiplexed-broker knock (go-plugin ≥ 1.6); unused by the non-multiplexed exchange. */
+  knock?: ConnInfoKnock | null;
+}
+
+/** The knock part of a {@link ConnInfo}, exactly as go-plugin's `grpc_broker.proto` spells it. */
+export interface ConnInfoKnock {
+  /** Whether this message is a knock. */
+  knock: boolean;
+  /** Whether this message acknowledges a knock. */
+  ack: boolean;
+  /** An error text, empty when none. */
+  error: string;
 }
 
 /** The `StartStream` duplex, from either end (grpc-js server call or client call). */
 export interface BrokerStream {
+  /** Sends one ConnInfo to the other end. */
   write(info: ConnInfo): unknown;
+  /** Half-closes the stream. */
   end(): unknown;
+  /** Receives each ConnInfo the other end sends. */
   on(event: 'data', listener: (info: ConnInfo) => void): unknown;
+  /** The stream ended or was cancelled. */
   on(event: 'end' | 'close' | 'cancelled', listener: () => void): unknown;
+  /** The stream failed. */
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 

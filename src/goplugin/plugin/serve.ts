@@ -52,7 +52,14 @@ export interface ServePluginOptions {
    * Route `process.stdout.write` (and, unless `stderr: false`, `process.stderr.write`) to the host's
    * `GRPCStdio` stream after the handshake. Default `true`.
    */
-  captureStdio?: boolean | { stderr?: boolean; bufferBytes?: number };
+  captureStdio?:
+    | boolean
+    | {
+        /** Also capture `process.stderr.write`. Default `true`. */
+        stderr?: boolean;
+        /** How many bytes to buffer while no GRPCStdio stream is open. */
+        bufferBytes?: number;
+      };
   /** Stop when the parent process changes (polled once a second). Default `true`. */
   exitWithHost?: boolean;
   /**
@@ -77,7 +84,12 @@ export interface ReattachInfo {
   /** The negotiated application protocol version. */
   protocolVersion: number;
   /** The listener. */
-  addr: { network: 'unix' | 'tcp'; address: string };
+  addr: {
+    /** `unix` or `tcp`. */
+    network: 'unix' | 'tcp';
+    /** Socket path or `host:port`. */
+    address: string;
+  };
   /** This process. */
   pid: number;
   /** Whether the plugin runs in test mode (a host must then never kill it). */
