@@ -163,19 +163,19 @@ describe('kong-conf parse is linear', () => {
     'many lines': (n) => '# a comment line\nlog_level = v # c\n'.repeat(n / 40),
     'number-like': (n) => `a = ${'1'.repeat(n)}e\n`,
   };
-  it.each(Object.keys(shapes))('parses 10x more %s in well under 30x the time', (name) => {
+  it.each(Object.keys(shapes))('parses 10x more %s in well under 45x the time', (name) => {
     const make = shapes[name] as (n: number) => string;
     const small = make(40_000);
     const large = make(400_000);
     bestTime(large, 1); // warm up
-    // Linear would be ~10; a quadratic scan ~100 on every attempt. 30, the best of five runs and three
+    // Linear would be ~10; a quadratic scan ~100 on every attempt. 45, the best of five runs and three
     // attempts leave room for a loaded two-core machine (other test runs, garbage collection).
     const ratios: number[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       const ratio = bestTime(large, 3) / bestTime(small, 5);
       ratios.push(ratio);
-      if (ratio < 30) break;
+      if (ratio < 45) break;
     }
-    expect(Math.min(...ratios)).toBeLessThan(30);
+    expect(Math.min(...ratios)).toBeLessThan(45);
   });
 });
