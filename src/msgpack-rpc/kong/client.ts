@@ -224,7 +224,8 @@ export class KongPluginClient {
   async startInstance(name: string, config: unknown): Promise<KongInstanceStatus> {
     const status = await this.pool.call(
       'plugin.StartInstance',
-      { Name: name, Config: JSON.stringify(config ?? {}) },
+      // lua-cjson escapes every `/` as `\/` (Kong's `cjson.encode` of the plugin config); both are valid JSON.
+      { Name: name, Config: JSON.stringify(config ?? {}).replaceAll('/', '\\/') },
       this.callOptions(),
     );
     return instanceStatus(status, 'plugin.StartInstance');
