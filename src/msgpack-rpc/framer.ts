@@ -108,6 +108,17 @@ export interface FrameDecoderStats {
 const EMPTY = new Uint8Array(0);
 
 /**
+ * A private buffer for a frame copy, as a plain Uint8Array (so decoded bin values are never Buffers). Large ones
+ * skip zero-filling (every byte is overwritten) and get their own backing store, so a retained bin value keeps at
+ * most its own frame alive (never a shared pool slab).
+ */
+function allocate(length: number): Uint8Array {
+  if (length < 65536) return new Uint8Array(length);
+  const buffer = Buffer.allocUnsafeSlow(length);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
+}
+
+/**
  * Streaming msgpack boundary scanner: push byte chunks in, pull complete frames out, across any chunking.
  *
  * It reads headers only, never builds values, and keeps its state between chunks, so the work is linear in the
@@ -475,7 +486,7 @@ export class FrameDecoder {
     if (endChunk === 0 || (endChunk === 1 && endOffset === 0)) {
       const start = first.byteOffset + this.startOffset;
       if (this.copyBinary && (this.hasBin || this.hasExt)) {
-        bytes = new Uint8Array(length);
+        bytes = allocate(length);
         bytes.set(first.subarray(this.startOffset, this.startOffset + length));
         this.stats.bytesCopied += length;
       } else {
@@ -483,7 +494,7 @@ export class FrameDecoder {
         bytes = new Uint8Array(first.buffer, start, length);
       }
     } else {
-      bytes = new Uint8Array(length);
+      bytes = allocate(length);
       let filled = first.length - this.startOffset;
       bytes.set(first.subarray(this.startOffset), 0);
       for (let index = 1; index < endChunk; index++) {
