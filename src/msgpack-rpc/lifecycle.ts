@@ -93,8 +93,12 @@ export class ConnectionLifecycle {
     host.stopReading();
     const closeError = new ConnectionClosedError(initiator, cause === undefined ? undefined : { cause });
     this.closeError = closeError;
+    // Unsent requests and notifications go first, so that settling a written call cannot let a gated one out.
+    // Queued notifications have no promise to reject: their loss goes to onError (spec §6.6).
+    for (const item of host.writer.dropUnsent()) {
+      if (item.kind === 'notification') host.hooks.reportError(closeError);
+    }
     host.dropWork(closeError);
-    host.writer.dropUnsent();
 
     if (mode === 'destroy') {
       this.abortHandlers();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MessageCodec } from '../../src/msgpack-rpc/codec.js';
-import { type ConnectionClosedError, RemoteError } from '../../src/msgpack-rpc/errors.js';
+import { ConnectionClosedError, RemoteError } from '../../src/msgpack-rpc/errors.js';
 import { KONG_PROFILE, type RpcPeerOptions } from '../../src/msgpack-rpc/options.js';
 import { createMemoryDuplexPair, createPeerPair } from '../../src/msgpack-rpc/pair.js';
 import type { TraceEvent } from '../../src/msgpack-rpc/trace.js';
@@ -136,5 +136,16 @@ describe('RpcPeer lifecycle details', () => {
     const drained = new Promise((resolve) => left.once('drain', resolve));
     right.resume();
     await drained;
+  });
+});
+
+describe('RpcPeer notifications lost to a close', () => {
+  it('reports a notification still queued at close to onError', async () => {
+    const h = harness({ maxOutgoingInFlight: 1 });
+    void h.peer.request('first', []).catch(() => undefined);
+    h.peer.notify('queued', []);
+    h.peer.destroy();
+    await waitFor(() => h.errors.length === 1);
+    expect(h.errors[0]).toBeInstanceOf(ConnectionClosedError);
   });
 });
