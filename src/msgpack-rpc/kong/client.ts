@@ -354,24 +354,22 @@ export class KongPluginClient {
     return { timeout: this.timeout };
   }
 
-  private async callInstance(
+  private callInstance(
     method: string,
     param: unknown,
     options: CallOptions,
     instanceId?: number,
   ): Promise<unknown> {
-    try {
-      return await this.pool.call(method, param, options);
-    } catch (error) {
+    // `.then` rather than an async wrapper: one promise hop less per Step.
+    return this.pool.call(method, param, options).then(undefined, (error: unknown) => {
+      // Kong matches the text case-insensitively (mp_rpc `handle_event`): `No plugin instance 3` from the
+      // legacy Go server counts too.
       if (error instanceof RemoteError && /no plugin instance/i.test(error.message)) {
-        throw new NoPluginInstanceError(
-          instanceId ?? (typeof param === 'number' ? param : -1),
-          error.message,
-          { cause: error },
-        );
+        const id = instanceId ?? (typeof param === 'number' ? param : -1);
+        throw new NoPluginInstanceError(id, error.message, { cause: error });
       }
       throw error;
-    }
+    });
   }
 
   private serverPid(pid: number): void {

@@ -39,6 +39,7 @@ export class EventDeadline {
   private readonly timeout: number;
   private readonly external: AbortSignal | undefined;
   private expired = false;
+  private callOptions: CallOptions | undefined;
   private readonly onExternalAbort = () => this.controller.abort(this.external?.reason);
 
   constructor(timeout: number, external: AbortSignal | undefined) {
@@ -53,8 +54,10 @@ export class EventDeadline {
     else external?.addEventListener('abort', this.onExternalAbort, { once: true });
   }
 
+  /** The call options of the event's requests (one object for the whole event). */
   options(): CallOptions {
-    return { signal: this.controller.signal };
+    this.callOptions ??= { signal: this.controller.signal };
+    return this.callOptions;
   }
 
   /** Waits for a PDK call, or fails when the deadline passes or the event is cancelled first. */
