@@ -261,12 +261,39 @@ function framerThroughput() {
   });
 }
 
+/** Spec §12.2 diagnostics: codec ops/s for the sample request, and large-frame reassembly linearity. */
+function diagnostics() {
+  const codec = new MessageCodec();
+  const sample = [0, 1, METHOD, [EVENT]];
+  const codecMs = timeIt(() => {
+    for (let index = 0; index < 1000; index++) codec.decode(codec.encode(sample));
+  });
+  const reassembly: Record<string, number> = {};
+  for (const mib of [1, 4, 16]) {
+    const frame = encode([1, 1, null, new Uint8Array(mib * 1024 * 1024 - 9)]);
+    const chunks = chunked(frame, 64 * 1024);
+    reassembly[`${mib} MiB`] = timeIt(() => {
+      const framer = new FrameDecoder();
+      for (const chunk of chunks) {
+        framer.push(chunk);
+        while (framer.next());
+      }
+    }, 300);
+  }
+  return {
+    codecEncodeDecodeOpsPerSecond: 1_000_000 / codecMs,
+    reassemblyMs: reassembly,
+    reassembly16To1Ratio: reassembly['16 MiB']! / reassembly['1 MiB']!,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const loadBefore = loadavg();
   if (process.env.RPC_BENCH_ONLY === 'framer') {
     for (const row of framerThroughput()) process.stdout.write(`${JSON.stringify(row)}\n`);
+    process.stdout.write(`${JSON.stringify(diagnostics())}\n`);
     return;
   }
   const directory = mkdtempSync(join(tmpdir(), 'pluginwire-bench-'));
@@ -366,6 +393,14 @@ async function main(): Promise<void> {
     );
   }
 
+  const extra = diagnostics();
+  process.stdout.write(
+    `\ncodec encode+decode of the 55-byte request: ${Math.round(extra.codecEncodeDecodeOpsPerSecond).toLocaleString('en-US')} ops/s\n` +
+      `reassembly in 64 KiB chunks: ${Object.entries(extra.reassemblyMs)
+        .map(([size, ms]) => `${size} ${ms.toFixed(1)} ms`)
+        .join(', ')}; 16 MiB / 1 MiB = ${extra.reassembly16To1Ratio.toFixed(1)} (16 is linear)\n`,
+  );
+
   const loadAfter = loadavg();
   const cores = cpus().length;
   const noisy = Math.max(loadBefore[0]!, loadAfter[0]!) > cores;
@@ -386,6 +421,7 @@ async function main(): Promise<void> {
         method: { rounds: ROUNDS, warmupMs: WARMUP, windowMs: WINDOW, requestBytes: RAW_REQUEST.length },
         roundTrips: table,
         framer,
+        diagnostics: extra,
         neovimUnhandledRejections: neovimRejections,
       },
       null,

@@ -195,6 +195,12 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
       handlerFinished: () => this.lifecycle.handlerFinished(),
     });
 
+    for (const [method, handler] of Object.entries(options.handlers ?? {}))
+      this.incoming.handlers.set(method, handler);
+    for (const [method, handler] of Object.entries(options.notificationHandlers ?? {})) {
+      this.incoming.notificationHandlers.set(method, handler);
+    }
+
     // Always an 'error' listener: without one a stream error would kill the process.
     this.readable.on('data', this.onData);
     this.readable.on('end', this.onEnd);

@@ -149,3 +149,27 @@ describe('RpcPeer notifications lost to a close', () => {
     expect(h.errors[0]).toBeInstanceOf(ConnectionClosedError);
   });
 });
+
+describe('RpcPeer construction options', () => {
+  it('registers handlers passed at construction; the first message already reaches them', async () => {
+    const seen: unknown[] = [];
+    const { a, b } = createPeerPair(
+      {},
+      {
+        handlers: { double: ([value]) => (value as number) * 2 },
+        notificationHandlers: {
+          hello: ([name]) => {
+            seen.push(name);
+          },
+        },
+      },
+    );
+    cleanups.push(() => {
+      a.destroy();
+      b.destroy();
+    });
+    a.notify('hello', ['kong']);
+    expect(await a.request('double', [21])).toBe(42);
+    expect(seen).toEqual(['kong']);
+  });
+});
