@@ -12,24 +12,16 @@ import {
   KIND_SCALAR,
   KIND_STR,
 } from './format.js';
+import { type FrameLimits, type ResolvedFrameLimits, resolveFrameLimits } from './limits.js';
 
-/** Size and structure caps of a {@link FrameDecoder}; every one is checked as soon as its header is complete. */
-export interface FrameLimits {
-  /** Largest frame in bytes; also caps buffering. Default 16 MiB (16,777,216). */
-  maxFrameBytes?: number;
-  /** Largest str payload in bytes. Default `maxFrameBytes`. */
-  maxStrLength?: number;
-  /** Largest bin payload in bytes. Default `maxFrameBytes`. */
-  maxBinLength?: number;
-  /** Largest ext payload in bytes. Default `maxFrameBytes`. */
-  maxExtLength?: number;
-  /** Most items in one array. Default 1,048,576. */
-  maxArrayLength?: number;
-  /** Most entries in one map. Default 1,048,576. */
-  maxMapLength?: number;
-  /** Deepest container nesting (the envelope array is depth 1). Default 100. */
-  maxDepth?: number;
-}
+export {
+  DEFAULT_MAX_CONTAINER_LENGTH,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_FRAME_BYTES,
+  type FrameLimits,
+  type ResolvedFrameLimits,
+  resolveFrameLimits,
+} from './limits.js';
 
 /** Options of a {@link FrameDecoder}. */
 export interface FrameDecoderOptions extends FrameLimits {
@@ -39,42 +31,6 @@ export interface FrameDecoderOptions extends FrameLimits {
    * unsafe to retain when the transport reuses buffers).
    */
   binary?: 'copy' | 'view';
-}
-
-/** The limits with every default filled in. */
-export type ResolvedFrameLimits = Required<FrameLimits>;
-
-/** Default `maxFrameBytes`: 16 MiB. */
-export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
-/** Default `maxArrayLength` and `maxMapLength`: 2^20. */
-export const DEFAULT_MAX_CONTAINER_LENGTH = 1024 * 1024;
-/** Default `maxDepth`: 100, at least what `@msgpack/msgpack`'s encoder can produce. */
-export const DEFAULT_MAX_DEPTH = 100;
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
-/**
- * Fills in defaults and validates limits.
- *
- * @throws TypeError when a limit is not a positive integer.
- */
-export function resolveFrameLimits(limits: FrameLimits = {}): ResolvedFrameLimits {
-  const maxFrameBytes = positiveInteger('maxFrameBytes', limits.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES);
-  return {
-    maxFrameBytes,
-    maxStrLength: positiveInteger('maxStrLength', limits.maxStrLength, maxFrameBytes),
-    maxBinLength: positiveInteger('maxBinLength', limits.maxBinLength, maxFrameBytes),
-    maxExtLength: positiveInteger('maxExtLength', limits.maxExtLength, maxFrameBytes),
-    maxArrayLength: positiveInteger('maxArrayLength', limits.maxArrayLength, DEFAULT_MAX_CONTAINER_LENGTH),
-    maxMapLength: positiveInteger('maxMapLength', limits.maxMapLength, DEFAULT_MAX_CONTAINER_LENGTH),
-    maxDepth: positiveInteger('maxDepth', limits.maxDepth, DEFAULT_MAX_DEPTH),
-  };
 }
 
 /** One complete top-level msgpack object found by the {@link FrameDecoder}. */
@@ -106,6 +62,17 @@ export interface FrameDecoderStats {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A private buffer for a frame copy, as a plain Uint8Array (so decoded bin values are never Buffers). Large ones
+ * skip zero-filling (every byte is overwritten) and get their own backing store, so a retained bin value keeps at
+ * most its own frame alive (never a shared pool slab).
+ */
+function allocate(length: number): Uint8Array {
+  if (length < 65536) return new Uint8Array(length);
+  const buffer = Buffer.allocUnsafeSlow(length);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
+}
 
 /**
  * Streaming msgpack boundary scanner: push byte chunks in, pull complete frames out, across any chunking.
@@ -475,7 +442,7 @@ export class FrameDecoder {
     if (endChunk === 0 || (endChunk === 1 && endOffset === 0)) {
       const start = first.byteOffset + this.startOffset;
       if (this.copyBinary && (this.hasBin || this.hasExt)) {
-        bytes = new Uint8Array(length);
+        bytes = allocate(length);
         bytes.set(first.subarray(this.startOffset, this.startOffset + length));
         this.stats.bytesCopied += length;
       } else {
@@ -483,7 +450,7 @@ export class FrameDecoder {
         bytes = new Uint8Array(first.buffer, start, length);
       }
     } else {
-      bytes = new Uint8Array(length);
+      bytes = allocate(length);
       let filled = first.length - this.startOffset;
       bytes.set(first.subarray(this.startOffset), 0);
       for (let index = 1; index < endChunk; index++) {

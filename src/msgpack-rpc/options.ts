@@ -1,6 +1,7 @@
 import type { CodecOptions, MessageCodec } from './codec.js';
 import type { ErrorCodec } from './error-values.js';
 import type { ProtocolError } from './errors.js';
+import type { NotificationHandler, RequestHandler } from './schema.js';
 import type { TraceHook } from './trace.js';
 
 /** What to do after a frame-level {@link ProtocolError} (fatal ones always close). */
@@ -49,6 +50,10 @@ export interface RpcPeerOptions extends CodecOptions {
   traceFrames?: boolean;
   /** How long a graceful `close()` (or a close after a fatal error) waits before destroying the stream. Default 5,000. */
   closeTimeout?: number;
+  /** Request handlers to register at construction (as `handle(method, fn)` for each entry). */
+  handlers?: Readonly<Record<string, RequestHandler>>;
+  /** Notification handlers to register at construction (as `onNotification(method, fn)` for each entry). */
+  notificationHandlers?: Readonly<Record<string, NotificationHandler>>;
   /**
    * A codec to use instead of one built from the codec options (share one between many peers with the same
    * options). When set, the codec options here are ignored.

@@ -21,14 +21,19 @@ class MemoryDuplex extends Duplex {
   private pendingWrite: (() => void) | undefined;
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const other = this.other!;
-    if (other.destroyed || other.readableEnded) {
-      callback();
-      return;
-    }
-    // Deliver a private copy, as a socket would: the writer may reuse its buffer after the callback.
-    if (other.push(Buffer.from(chunk))) callback();
-    else other.pendingWrite = callback;
+    // Deliver a private copy, as a socket would (the writer may reuse its buffer after the callback), and on a
+    // later event-loop turn, as I/O arrives: synchronous delivery would let two peers ping-pong inside
+    // microtasks forever and starve timers and I/O.
+    const copy = Buffer.from(chunk);
+    setImmediate(() => {
+      const other = this.other!;
+      if (other.destroyed || other.readableEnded) {
+        callback();
+        return;
+      }
+      if (other.push(copy)) callback();
+      else other.pendingWrite = callback;
+    });
   }
 
   override _read(): void {
@@ -57,8 +62,8 @@ class MemoryDuplex extends Duplex {
 }
 
 /**
- * Two connected in-memory byte streams: what one writes, the other reads, with backpressure (`write()` returns
- * false once the other side has `highWaterMark` bytes unread). `end()` on one side is EOF on the other;
+ * Two connected in-memory byte streams: what one writes, the other reads on a later event-loop turn (as from a
+ * socket), with backpressure (`write()` returns false once the other side has `highWaterMark` bytes unread). `end()` on one side is EOF on the other;
  * `destroy()` before `end()` makes the other side fail with `ECONNRESET`.
  *
  * @returns the two ends.

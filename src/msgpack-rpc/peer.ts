@@ -2,10 +2,11 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { OutgoingCalls } from './calls.js';
 import { MessageCodec } from './codec.js';
 import { resolveErrorCodec } from './error-values.js';
-import { type CloseInitiator, ConnectionClosedError, ProtocolError } from './errors.js';
+import { type ConnectionClosedError, ProtocolError } from './errors.js';
 import { type Frame, FrameDecoder } from './framer.js';
 import { PeerHooks } from './hooks.js';
 import { IncomingDispatcher } from './incoming.js';
+import { ConnectionLifecycle } from './lifecycle.js';
 import { type Message, type ParseOptions, parseMessage } from './message.js';
 import { MsgidAllocator } from './msgid.js';
 import {
@@ -46,10 +47,6 @@ export type {
   RpcTransport,
   StreamPair,
 } from './schema.js';
-
-const OPEN = 0;
-const CLOSING = 1;
-const CLOSED = 2;
 
 function isMsgid(value: number | undefined): value is number {
   return value !== undefined && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
@@ -93,18 +90,11 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
   private readonly incoming: IncomingDispatcher;
   private readonly parseOptions: ParseOptions;
   private readonly policy: ProtocolErrorPolicy;
-  private readonly closeTimeout: number;
 
-  private state = OPEN;
+  private readonly lifecycle: ConnectionLifecycle;
   private reading = true;
-  private paused = new Set<'requests' | 'writes'>();
+  private readonly paused = new Set<'requests' | 'writes'>();
   private inDataPass = false;
-  private closeError: ConnectionClosedError | undefined;
-  private lifetime: AbortController | undefined;
-  private closeTimer: NodeJS.Timeout | undefined;
-  private gracefulWait = false;
-  private closedPromise: Promise<void> | undefined;
-  private resolveClosed: (() => void) | undefined;
 
   /**
    * @param transport - a `Duplex` (a socket) or `{ readable, writable }`; must carry bytes (not object mode).
@@ -142,7 +132,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
       options.maxQueuedBytes,
       DEFAULT_MAX_QUEUED_BYTES,
     );
-    this.closeTimeout = optionalPositive('closeTimeout', options.closeTimeout) ?? 5000;
+    const closeTimeout = optionalPositive('closeTimeout', options.closeTimeout) ?? 5000;
     const policy = options.protocolErrorPolicy ?? 'continue';
     if (policy !== 'continue' && policy !== 'close' && typeof policy !== 'function') {
       throw new TypeError(
@@ -161,6 +151,23 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
           this.hooks.emit({ type: 'backpressure', time: performance.now(), state, queuedBytes });
       },
     });
+    this.lifecycle = new ConnectionLifecycle({
+      readable: this.readable,
+      writable: this.writable,
+      isDuplex: this.isDuplex,
+      writer: this.writer,
+      hooks: this.hooks,
+      closeTimeout,
+      stopReading: () => {
+        this.reading = false;
+        this.readable.off('data', this.onData);
+      },
+      dropWork: (error) => {
+        this.calls.rejectAll(error);
+        this.incoming.dropWaiting();
+      },
+      runningHandlers: () => this.incoming.running,
+    });
     this.calls = new OutgoingCalls({
       codec: this.codec,
       writer: this.writer,
@@ -170,7 +177,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
       defaultTimeout: optionalPositive('requestTimeout', options.requestTimeout),
       lateResponseMemory: positiveInteger('lateResponseMemory', options.lateResponseMemory, 1024),
       closeOnAbandon: options.closeOnAbandon ?? maxInFlight === 1,
-      closeAfterAbandon: (cause) => this.shutdown('local', cause, 'flush'),
+      closeAfterAbandon: (cause) => this.lifecycle.shutdown('local', cause, 'flush'),
     });
     this.incoming = new IncomingDispatcher({
       codec: this.codec,
@@ -180,15 +187,19 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
       maxConcurrentHandlers: positiveInteger('maxConcurrentHandlers', options.maxConcurrentHandlers, 128),
       maxQueuedRequests: positiveInteger('maxQueuedRequests', options.maxQueuedRequests, 1024),
       maxQueuedBytes,
-      signal: this.lifetimeSignal,
-      accepting: () => this.state === OPEN,
-      answering: () => this.state === OPEN || (this.state === CLOSING && this.gracefulWait),
+      signal: this.lifecycle.signal,
+      accepting: () => this.lifecycle.isOpen,
+      answering: () => this.lifecycle.answering,
       pause: (why) => this.pauseInput(why),
       resume: (why) => this.resumeInput(why),
-      handlerFinished: () => {
-        if (this.state === CLOSING && this.gracefulWait && this.incoming.running === 0) this.finishGraceful();
-      },
+      handlerFinished: () => this.lifecycle.handlerFinished(),
     });
+
+    for (const [method, handler] of Object.entries(options.handlers ?? {}))
+      this.incoming.handlers.set(method, handler);
+    for (const [method, handler] of Object.entries(options.notificationHandlers ?? {})) {
+      this.incoming.notificationHandlers.set(method, handler);
+    }
 
     // Always an 'error' listener: without one a stream error would kill the process.
     this.readable.on('data', this.onData);
@@ -204,7 +215,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
 
   /** Whether the peer is closing or closed (new calls reject at once). */
   get closed(): boolean {
-    return this.state !== OPEN;
+    return !this.lifecycle.isOpen;
   }
 
   /** Outgoing requests not settled yet (queued or written). */
@@ -227,7 +238,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
     params: Params<Remote['requests'][M]>,
     options: RequestOptions = {},
   ): Promise<Result<Remote['requests'][M]>> {
-    if (this.state !== OPEN) return Promise.reject(this.closedErrorForNewWork());
+    if (!this.lifecycle.isOpen) return Promise.reject(this.lifecycle.errorForNewWork());
     return this.calls.call(method, params as unknown[], options) as Promise<Result<Remote['requests'][M]>>;
   }
 
@@ -241,7 +252,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
     method: M,
     params: Params<Remote['notifications'][M]>,
   ): void {
-    if (this.state !== OPEN) throw this.closedErrorForNewWork();
+    if (!this.lifecycle.isOpen) throw this.lifecycle.errorForNewWork();
     const message = [2, method, params];
     const bytes = this.codec.encode(message);
     const hooks = this.hooks;
@@ -351,8 +362,8 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
    * @returns resolves when the stream is closed. Never rejects.
    */
   close(): Promise<void> {
-    this.shutdown('local', undefined, 'graceful');
-    return this.whenClosed();
+    this.lifecycle.shutdown('local', undefined, 'graceful');
+    return this.lifecycle.whenClosed();
   }
 
   /**
@@ -360,7 +371,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
    * `local`, `cause` = `cause`).
    */
   destroy(cause?: unknown): void {
-    this.shutdown('local', cause, 'destroy');
+    this.lifecycle.shutdown('local', cause, 'destroy');
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -439,7 +450,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
         );
       }
     } else if (message.kind === 'request') {
-      if (this.state !== OPEN) return;
+      if (!this.lifecycle.isOpen) return;
       if (!this.incoming.request(message)) {
         this.frameError(
           new ProtocolError(
@@ -467,13 +478,13 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
     if (error.messageType === 1 && isMsgid(msgid) && error.reason !== 'unknown-msgid')
       this.calls.fail(msgid, error);
     this.hooks.reportError(error);
-    if (this.state !== OPEN) return;
+    if (!this.lifecycle.isOpen) return;
     let decision: 'continue' | 'close' = 'continue';
     const policy = this.policy;
     if (policy === 'close') decision = 'close';
     else if (typeof policy === 'function')
       this.hooks.run('protocolErrorPolicy', () => (decision = policy(error)));
-    if (decision === 'close') this.shutdown('remote', error, 'flush');
+    if (decision === 'close') this.lifecycle.shutdown('remote', error, 'flush');
   }
 
   /** Answers a request that cannot be processed; the error text names the reason (spec §2.3). */
@@ -491,11 +502,11 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
     this.reading = false;
     if (error.messageType === 0 && isMsgid(error.msgid)) this.answerInvalidRequest(error, error.msgid);
     this.hooks.reportError(error);
-    this.shutdown('remote', error, 'flush');
+    this.lifecycle.shutdown('remote', error, 'flush');
   }
 
   private readonly onEnd = (): void => {
-    if (this.state === CLOSED) return;
+    if (this.lifecycle.isClosed) return;
     if (this.reading) {
       try {
         this.framer.end();
@@ -504,16 +515,16 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
         return;
       }
     }
-    this.shutdown('remote', undefined, 'flush');
+    this.lifecycle.shutdown('remote', undefined, 'flush');
   };
 
   private readonly onStreamError = (error: Error): void => {
-    this.shutdown('remote', error, 'destroy');
+    this.lifecycle.shutdown('remote', error, 'destroy');
   };
 
   private readonly onStreamClose = (): void => {
-    if (this.state === OPEN) this.shutdown('remote', undefined, 'destroy');
-    else if (this.state === CLOSING) this.finishClose();
+    if (this.lifecycle.isOpen) this.lifecycle.shutdown('remote', undefined, 'destroy');
+    else this.lifecycle.streamClosed();
   };
 
   private readonly onDrain = (): void => {
@@ -551,124 +562,5 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
       this.processFrames();
       if (this.paused.size === 0 && this.reading) this.readable.resume();
     });
-  }
-
-  // ---------------------------------------------------------------------------------------------------------
-  // Closing (spec §6.4)
-
-  /** The signal every handler context exposes; aborts when the connection closes. */
-  private readonly lifetimeSignal = (): AbortSignal => {
-    if (!this.lifetime) {
-      this.lifetime = new AbortController();
-      if (this.state === CLOSED || (this.state === CLOSING && !this.gracefulWait))
-        this.lifetime.abort(this.closeError);
-    }
-    return this.lifetime.signal;
-  };
-
-  private closedErrorForNewWork(): ConnectionClosedError {
-    const previous = this.closeError;
-    return new ConnectionClosedError(
-      previous?.initiator ?? 'local',
-      previous && 'cause' in previous ? { cause: previous.cause } : undefined,
-      'msgpack-RPC connection is closed',
-    );
-  }
-
-  /**
-   * Starts closing. `graceful`: let handlers finish (bounded), flush, end. `flush`: abort handlers, flush what is
-   * queued, end. `destroy`: destroy now. A harder mode overrides a softer one already in progress.
-   */
-  private shutdown(initiator: CloseInitiator, cause: unknown, mode: 'graceful' | 'flush' | 'destroy'): void {
-    if (this.state === CLOSED) return;
-    if (this.state === CLOSING) {
-      if (mode === 'destroy') this.destroyStream();
-      else if (mode === 'flush' && this.gracefulWait) this.finishGraceful();
-      return;
-    }
-    this.state = CLOSING;
-    this.reading = false;
-    this.readable.off('data', this.onData);
-    const closeError = new ConnectionClosedError(initiator, cause === undefined ? undefined : { cause });
-    this.closeError = closeError;
-    this.calls.rejectAll(closeError);
-    this.incoming.dropWaiting();
-    this.writer.dropUnsent();
-
-    if (mode === 'destroy') {
-      this.abortHandlers();
-      this.destroyStream();
-      return;
-    }
-    if (mode === 'graceful' && this.incoming.running > 0) {
-      this.gracefulWait = true;
-      this.closeTimer = setTimeout(() => this.finishGraceful(), this.closeTimeout);
-      this.closeTimer.unref?.();
-      return;
-    }
-    this.abortHandlers();
-    this.endStream();
-  }
-
-  private finishGraceful(): void {
-    if (!this.gracefulWait) return;
-    this.gracefulWait = false;
-    if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.closeTimer = undefined;
-    this.abortHandlers();
-    this.endStream();
-  }
-
-  private abortHandlers(): void {
-    this.lifetime?.abort(this.closeError);
-    if (this.closeError) this.hooks.closed(this.closeError);
-  }
-
-  private endStream(): void {
-    this.writer.flushNow();
-    const writable = this.writable;
-    if (writable.destroyed) {
-      this.finishClose();
-      return;
-    }
-    if (!writable.writableEnded) writable.end();
-    if (writable.writableFinished) {
-      this.destroyStream();
-      return;
-    }
-    writable.once('finish', () => this.destroyStream());
-    this.closeTimer = setTimeout(() => this.destroyStream(), this.closeTimeout);
-    this.closeTimer.unref?.();
-  }
-
-  private destroyStream(): void {
-    this.writer.stop();
-    if (this.gracefulWait) {
-      this.gracefulWait = false;
-      this.abortHandlers();
-    }
-    // Everything written has reached the system (or never will); the read side is not trusted any more.
-    if (!this.writable.destroyed) this.writable.destroy();
-    if (!this.isDuplex && !this.readable.destroyed) this.readable.destroy();
-    this.finishClose();
-  }
-
-  private finishClose(): void {
-    if (this.state === CLOSED) return;
-    this.state = CLOSED;
-    if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.closeTimer = undefined;
-    this.gracefulWait = false;
-    this.writer.stop();
-    this.abortHandlers();
-    this.resolveClosed?.();
-  }
-
-  private whenClosed(): Promise<void> {
-    if (this.state === CLOSED) return Promise.resolve();
-    this.closedPromise ??= new Promise<void>((resolve) => {
-      this.resolveClosed = resolve;
-    });
-    return this.closedPromise;
   }
 }

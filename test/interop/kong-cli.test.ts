@@ -34,12 +34,17 @@ const INFO = {
 describe('runPluginServerCli as Kong runs it', () => {
   const dir = tempDir('pw-kong-cli-');
   let child: ChildProcess | undefined;
-  afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child?.once('exit', resolve));
-      child.kill('SIGKILL');
+  async function stopChild(): Promise<void> {
+    const running = child;
+    if (running && running.exitCode === null && running.signalCode === null) {
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGKILL');
       await exited;
     }
+  }
+
+  afterAll(async () => {
+    await stopChild();
     dir.dispose();
   });
 
@@ -58,6 +63,50 @@ describe('runPluginServerCli as Kong runs it', () => {
     expect(code).not.toBe(0);
     expect(stdout).toBe('');
     expect(stderr).toContain('unknown flag -bogus');
+  });
+
+  it('lets the Kong side notice a restarted server by its serverPid and restart its instance', async () => {
+    const socketPath = join(dir.path, 'hello.socket');
+    const start = () => {
+      const started = spawn(process.execPath, [...nodeArgs, '-kong-prefix', dir.path], { stdio: 'ignore' });
+      child = started;
+      return {
+        started,
+        exited: new Promise<number | null>((resolve) => started.once('exit', (code) => resolve(code))),
+      };
+    };
+    const client = new KongPluginClient({ socketPath, connectRetry: 20_000 });
+    const pids: unknown[] = [];
+    const resets: unknown[] = [];
+    client.on('serverPid', (pid, previous) => pids.push([pid, previous]));
+    client.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    const pdk = (method: string) => (method === 'kong.request.get_header' ? 'example.com' : undefined);
+    try {
+      const first = start();
+      await client.runEvent('hello', {}, 'access', pdk);
+      first.started.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+      const second = start();
+      await client.runEvent('hello', {}, 'access', pdk);
+      expect(pids).toEqual([
+        [first.started.pid, undefined],
+        [second.started.pid, first.started.pid],
+      ]);
+      // The new pid arrives on the new connection ahead of the HandleEvent answer: the cache is dropped then,
+      // and the HandleEvent already sent with the old id gets `no plugin instance`, so the event is retried
+      // once on a new instance. Kong goes through the same two steps.
+      expect(resets).toEqual([
+        [undefined, 'server-pid'],
+        ['hello', expect.objectContaining({ code: 'MSGPACK_RPC_NO_PLUGIN_INSTANCE' })],
+      ]);
+      await client.runEvent('hello', {}, 'access', pdk);
+      expect(resets).toHaveLength(2);
+      second.started.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      await client.close();
+      await stopChild();
+    }
   });
 
   it('serves on <kong-prefix>/<name>.socket and removes it on SIGTERM', async () => {

@@ -126,13 +126,18 @@ export class ServerEvent {
   }
 
   private call(method: string, args: unknown[]): Promise<unknown> {
-    if (this.closedReason !== undefined) {
-      return Promise.reject(new KongEventClosedError(this.id, method, this.closedReason));
-    }
-    return new Promise<unknown>((resolve, reject) => {
-      this.queue.push({ method, args, resolve, reject });
-      this.pump();
-    });
+    const result =
+      this.closedReason !== undefined
+        ? Promise.reject(new KongEventClosedError(this.id, method, this.closedReason))
+        : new Promise<unknown>((resolve, reject) => {
+            this.queue.push({ method, args, resolve, reject });
+            this.pump();
+          });
+    // Plugins often fire PDK calls without awaiting them (`kong.log.info(…)`). When the event then ends (exit,
+    // expiry, server close) the rejection would be unhandled and could take the whole server down; awaiting
+    // callers still see it.
+    result.catch(() => {});
+    return result;
   }
 
   /** Sends the next queued PDK call, the end of the event, or the handler's failure, when Kong is waiting. */

@@ -152,3 +152,10 @@ function probePhases(definition: KongPluginDefinition<never>): KongPhase[] {
   }
   return KONG_PHASES.filter((phase) => typeof (probe as Record<string, unknown>)[phase] === 'function');
 }
+
+/** @internal A msgpack map decoded as a plain object (not an array, not bytes). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
+}

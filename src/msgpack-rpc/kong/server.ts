@@ -2,20 +2,21 @@
  * The plugin-server side of Kong's MsgPack:1 protocol: TypeScript plugins served to a real Kong on a Unix
  * socket (kong-rpc spec §3–§6, §11 "Plugin-server side").
  */
-import { lstatSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { KongConfigError, KongSocketInUseError } from './errors.js';
+import { KongConfigError } from './errors.js';
 import { type EventHooks, ServerEvent, type StepData, safeText } from './event.js';
+import { InstanceRegistry, MAX_INSTANCE_ID, status } from './instances.js';
 import {
   isKongPhase,
+  isRecord,
   type KongPluginDefinition,
   type KongPluginInfo,
-  type KongPluginInstance,
   type RegisteredPlugin,
   registerPlugin,
 } from './plugins.js';
+import { removeSocketFile, removeStaleSocket } from './socket-file.js';
 import { serveKongConnection, serverPidNotification } from './transport.js';
 
 /** One log line of a {@link KongPluginServer}, delivered to its `logger` hook. */
@@ -70,15 +71,7 @@ export interface KongListenOptions {
   prefix?: string | undefined;
 }
 
-interface Instance {
-  readonly id: number;
-  readonly plugin: RegisteredPlugin;
-  readonly config: unknown;
-  readonly startTime: number;
-  readonly object: KongPluginInstance;
-}
-
-const MAX_ID = 2 ** 31 - 1;
+const MAX_ID = MAX_INSTANCE_ID;
 const DEFAULT_PREFIX = '/usr/local/kong';
 let nextEventId = 0;
 
@@ -112,13 +105,12 @@ let nextEventId = 0;
 export class KongPluginServer {
   private readonly options: KongPluginServerOptions;
   private readonly plugins = new Map<string, RegisteredPlugin>();
-  private readonly instances = new Map<number, Instance>();
+  private readonly instances: InstanceRegistry;
   private readonly events = new Map<number, ServerEvent>();
   private readonly connections = new Set<{ close(): void; destroy(): void }>();
   private readonly methods: ReadonlyMap<string, (param: unknown) => unknown>;
   private readonly eventHooks: EventHooks;
   private readonly eventTimeout: number;
-  private nextInstanceId: number;
   private listener: Server | undefined;
   private listeningPath: string | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -140,7 +132,10 @@ export class KongPluginServer {
     if (!Number.isInteger(base) || base < 0 || base > MAX_ID) {
       throw new KongConfigError(`instanceIdBase must be an integer in 0…${MAX_ID}`);
     }
-    this.nextInstanceId = base;
+    this.instances = new InstanceRegistry(base, (level, message, instance, error) => {
+      const plugin = instance.plugin.info.Name;
+      this.log({ level, message: `${message} (${plugin})`, plugin, instanceId: instance.id, error });
+    });
     this.eventHooks = {
       finished: (event) => {
         this.events.delete(event.id);
@@ -158,8 +153,8 @@ export class KongPluginServer {
     };
     this.methods = new Map<string, (param: unknown) => unknown>([
       ['plugin.StartInstance', (param) => this.startInstance(param)],
-      ['plugin.CloseInstance', (param) => this.closeInstance(param)],
-      ['plugin.InstanceStatus', (param) => this.instanceStatus(this.instanceOf(param))],
+      ['plugin.CloseInstance', (param) => this.instances.close(param)],
+      ['plugin.InstanceStatus', (param) => status(this.instances.get(param))],
       ['plugin.HandleEvent', (param) => this.handleEvent(param)],
       ['plugin.Step', (param) => this.step(param, false)],
       ['plugin.StepMultiMap', (param) => this.step(param, false)],
@@ -297,15 +292,14 @@ export class KongPluginServer {
         : new Promise<void>((resolve) => listener.close(() => resolve()));
     for (const event of [...this.events.values()]) event.abort('closed with the server');
     for (const connection of this.connections) connection.close();
-    for (const instance of this.instances.values()) this.closeObject(instance);
-    this.instances.clear();
+    this.instances.closeAll();
     await closing;
     for (const connection of this.connections) connection.destroy();
     if (this.listeningPath !== undefined) {
       try {
-        unlinkSync(this.listeningPath);
-      } catch {
-        // Already gone (removed by someone else): nothing to clean.
+        removeSocketFile(this.listeningPath);
+      } catch (error) {
+        this.log({ level: 'warn', message: `cannot remove ${this.listeningPath}`, error });
       }
       this.listeningPath = undefined;
     }
@@ -339,92 +333,7 @@ export class KongPluginServer {
     }
     const plugin = this.plugins.get(name);
     if (plugin === undefined) throw new Error(safeText(`plugin ${name} not found`));
-    let config: unknown;
-    try {
-      config = JSON.parse(configText);
-    } catch (error) {
-      throw new Error(safeText(`invalid config for plugin ${name}: ${(error as Error).message}`));
-    }
-    // lua-cjson may encode an empty config table as [] (spec §3).
-    if (Array.isArray(config) && config.length === 0) config = {};
-    if (!isRecord(config)) throw new Error(safeText(`invalid config for plugin ${name}: not a JSON object`));
-    const finish = (object: KongPluginInstance) => {
-      if (typeof object !== 'object' || object === null) {
-        throw new Error(safeText(`invalid config for plugin ${name}: create did not return an object`));
-      }
-      const id = this.allocateInstanceId();
-      const instance: Instance = { id, plugin, config, startTime: Date.now() / 1000, object };
-      this.instances.set(id, instance);
-      plugin.lastStartInstance = instance.startTime;
-      this.log({
-        level: 'debug',
-        message: `instance #${id} of ${name} started`,
-        plugin: name,
-        instanceId: id,
-      });
-      return this.instanceStatus(instance);
-    };
-    const fail = (error: unknown): never => {
-      throw new Error(
-        safeText(
-          `invalid config for plugin ${name}: ${error instanceof Error ? error.message : String(error)}`,
-        ),
-      );
-    };
-    let created: KongPluginInstance | Promise<KongPluginInstance>;
-    try {
-      created = plugin.definition.create(config as never);
-    } catch (error) {
-      return fail(error);
-    }
-    return created instanceof Promise ? created.then(finish, fail) : finish(created);
-  }
-
-  private closeInstance(param: unknown): unknown {
-    const instance = this.instanceOf(param);
-    this.instances.delete(instance.id);
-    instance.plugin.lastCloseInstance = Date.now() / 1000;
-    this.closeObject(instance);
-    return { Name: instance.plugin.info.Name, Id: instance.id, Config: instance.config };
-  }
-
-  private closeObject(instance: Instance): void {
-    try {
-      const closing = instance.object.close?.();
-      if (closing instanceof Promise)
-        closing.catch((error: unknown) => this.logCloseFailure(instance, error));
-    } catch (error) {
-      this.logCloseFailure(instance, error);
-    }
-  }
-
-  private logCloseFailure(instance: Instance, error: unknown): void {
-    const plugin = instance.plugin.info.Name;
-    this.log({
-      level: 'warn',
-      message: `closing instance #${instance.id} of ${plugin} failed`,
-      plugin,
-      instanceId: instance.id,
-      error,
-    });
-  }
-
-  private instanceStatus(instance: Instance): unknown {
-    return {
-      Name: instance.plugin.info.Name,
-      Id: instance.id,
-      Config: instance.config,
-      StartTime: instance.startTime,
-    };
-  }
-
-  private instanceOf(param: unknown): Instance {
-    if (typeof param !== 'number' || !Number.isInteger(param)) {
-      throw new Error('invalid request: instance id must be an integer');
-    }
-    const instance = this.instances.get(param);
-    if (instance === undefined) throw new Error(`no plugin instance #${param}`);
-    return instance;
+    return this.instances.start(plugin, configText);
   }
 
   private handleEvent(param: unknown): Promise<StepData> | StepData {
@@ -432,7 +341,7 @@ export class KongPluginServer {
       string,
       unknown
     >;
-    const instance = this.instanceOf(instanceId);
+    const instance = this.instances.get(instanceId);
     if (!isKongPhase(phase))
       throw new Error(safeText(`invalid request: unknown phase ${JSON.stringify(phase)}`));
     const id = this.allocateEventId();
@@ -468,9 +377,7 @@ export class KongPluginServer {
         Name: name,
         Modtime: plugin.addedAt,
         LoadTime: plugin.addedAt,
-        Instances: [...this.instances.values()]
-          .filter((i) => i.plugin === plugin)
-          .map((i) => this.instanceStatus(i)),
+        Instances: this.instances.statuses(plugin),
         LastStartInstance: plugin.lastStartInstance,
         LastCloseInstance: plugin.lastCloseInstance,
       };
@@ -485,14 +392,6 @@ export class KongPluginServer {
     this.pluginDirectory = param;
     this.log({ level: 'debug', message: `plugin directory set to ${this.pluginDirectory}` });
     return 'ok';
-  }
-
-  private allocateInstanceId(): number {
-    for (;;) {
-      const id = this.nextInstanceId;
-      this.nextInstanceId = id >= MAX_ID ? 1 : id + 1;
-      if (!this.instances.has(id)) return id;
-    }
   }
 
   private allocateEventId(): number {
@@ -538,40 +437,5 @@ export class KongPluginServer {
     } catch {
       // A failing log hook must not break the protocol.
     }
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
-  );
-}
-
-/** Removes a socket file nobody answers on; refuses when a server answers or the path is not a socket. */
-async function removeStaleSocket(path: string): Promise<void> {
-  let isSocket: boolean;
-  try {
-    isSocket = lstatSync(path).isSocket();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if (!isSocket) throw new KongConfigError(`${path} exists and is not a socket; refusing to replace it`);
-  const live = await new Promise<boolean>((resolve) => {
-    const probe: Socket = createConnection(path);
-    const timer = setTimeout(() => finish(true), 1_000);
-    const finish = (answer: boolean) => {
-      clearTimeout(timer);
-      probe.destroy();
-      resolve(answer);
-    };
-    probe.once('connect', () => finish(true));
-    probe.once('error', () => finish(false));
-  });
-  if (live) throw new KongSocketInUseError(path);
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }

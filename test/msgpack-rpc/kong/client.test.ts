@@ -131,13 +131,17 @@ describe('KongPluginClient event loop (spec §4)', () => {
       return { Name: 'p', Id: param, Config: {} };
     });
     const kong = client(fake.path);
-    expect(await kong.startInstance('p', { a: [1, 2] })).toEqual({
+    expect(await kong.startInstance('p', { a: [1, 2], path: '/x' })).toEqual({
       name: 'p',
       id: 7,
-      config: { a: [1, 2] },
+      config: { a: [1, 2], path: '/x' },
       startTime: 1700000000.5,
     });
-    expect(fake.requests[0]).toEqual(['plugin.StartInstance', { Name: 'p', Config: '{"a":[1,2]}' }]);
+    // As lua-cjson writes it: forward slashes escaped.
+    expect(fake.requests[0]).toEqual([
+      'plugin.StartInstance',
+      { Name: 'p', Config: String.raw`{"a":[1,2],"path":"\/x"}` },
+    ]);
     expect(await kong.closeInstance(7)).toMatchObject({ id: 7, startTime: undefined });
     expect(hexOf(fake.received.flat())).toContain(`b4${hexText('plugin.CloseInstance')}9107`);
   });

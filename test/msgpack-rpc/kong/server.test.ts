@@ -415,3 +415,42 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
     await expect(new KongPluginServer({ socketPath: file }).listen()).rejects.toBeInstanceOf(KongConfigError);
   });
 });
+
+describe('KongPluginServer and fire-and-forget PDK calls', () => {
+  it('does not leave an unhandled rejection when an event ends under a call nobody awaited', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let ended = false;
+      harness = await startHarness(
+        (server) =>
+          server.addPlugin({
+            name: 'p',
+            version: '1',
+            phases: ['access'],
+            create: () => ({
+              access(kong: KongPdk) {
+                void kong.log.info('first');
+                void kong.log.info('queued behind the first');
+                ended = true;
+              },
+            }),
+          }),
+        { eventTimeout: 100 },
+      );
+      const { peer } = await harness.connect();
+      const { Id } = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{}' }])) as {
+        Id: number;
+      };
+      await peer.request('plugin.HandleEvent', [{ InstanceId: Id, EventName: 'access' }]);
+      expect(ended).toBe(true);
+      // Kong abandons the event; the expiry rejects both calls.
+      await expect.poll(() => harness?.server.activeEvents, { timeout: 5_000 }).toBe(0);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * The Kong side's per-event bound: one deadline (Kong's read timeout is 60 s per operation; here it bounds the
+ * whole event) and the caller's cancellation, shared by the event's requests and PDK calls, with one timer.
+ */
+import { RequestAbortedError, TimeoutError } from '../errors.js';
+import { KongPdkError } from './errors.js';
+import type { CallOptions } from './pool.js';
+
+/** The caller's PDK implementation, as the event loop calls it. */
+export type PdkFunction = (method: string, args: unknown[]) => unknown;
+
+/** Runs one PDK call; a throw, or a rejection of its promise, becomes {@link KongPdkError}. */
+export function runPdk(pdk: PdkFunction, method: string, args: unknown[]): unknown {
+  let result: unknown;
+  try {
+    result = pdk(method, args);
+  } catch (error) {
+    throw new KongPdkError(method, { cause: error });
+  }
+  if (!isPromiseLike(result)) return result;
+  return Promise.resolve(result).catch((error: unknown) => {
+    throw new KongPdkError(method, { cause: error });
+  });
+}
+
+/** Whether a value is a thenable (a PDK implementation may return any). */
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** One event's deadline and cancellation, shared by its requests and PDK calls; one timer per event. */
+export class EventDeadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private readonly timeout: number;
+  private readonly external: AbortSignal | undefined;
+  private expired = false;
+  private callOptions: CallOptions | undefined;
+  private readonly onExternalAbort = () => this.controller.abort(this.external?.reason);
+
+  constructor(timeout: number, external: AbortSignal | undefined) {
+    this.timeout = timeout;
+    this.external = external;
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort(new TimeoutError('kong event', undefined, timeout));
+    }, timeout);
+    this.timer.unref();
+    if (external?.aborted) this.controller.abort(external.reason);
+    else external?.addEventListener('abort', this.onExternalAbort, { once: true });
+  }
+
+  /** The call options of the event's requests (one object for the whole event). */
+  options(): CallOptions {
+    this.callOptions ??= { signal: this.controller.signal };
+    return this.callOptions;
+  }
+
+  /** Waits for a PDK call, or fails when the deadline passes or the event is cancelled first. */
+  race(work: Promise<unknown>, method: string): Promise<unknown> {
+    const signal = this.controller.signal;
+    if (signal.aborted) return Promise.reject(this.abortError(method));
+    return new Promise<unknown>((resolve, reject) => {
+      const onAbort = () => reject(this.abortError(method));
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Maps the abort caused by the deadline to `TimeoutError`. */
+  translate(error: unknown): unknown {
+    if (this.expired && error instanceof RequestAbortedError) {
+      return new TimeoutError(error.method, error.msgid, this.timeout);
+    }
+    return error;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.external?.removeEventListener('abort', this.onExternalAbort);
+  }
+
+  private abortError(method: string): Error {
+    if (this.expired) return new TimeoutError(method, undefined, this.timeout);
+    return new RequestAbortedError(method, undefined, false, this.controller.signal.reason);
+  }
+}
