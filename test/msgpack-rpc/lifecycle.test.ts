@@ -173,3 +173,20 @@ describe('RpcPeer construction options', () => {
     expect(seen).toEqual(['kong']);
   });
 });
+
+describe('RpcPeer cancellation before the turn flush', () => {
+  it('a pipelined call aborted in the same turn is never written', async () => {
+    const h = harness();
+    const controller = new AbortController();
+    const aborted = h.peer
+      .request('gone', [], { signal: controller.signal })
+      .catch((error: unknown) => error);
+    const kept = h.peer.request('kept', []);
+    controller.abort();
+    expect(await aborted).toMatchObject({ sent: false, name: 'AbortError' });
+    await waitFor(() => h.messages().length === 1);
+    expect(h.messages()).toEqual([[0, 2, 'kept', []]]);
+    h.send('94 01 02 c0 c0');
+    await expect(kept).resolves.toBeNull();
+  });
+});
