@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
 import { watchChild } from './child-output.js';
 import { addExitHook, addSignalCleanup } from './exit.js';
 import { resolveAddress } from './path.js';
@@ -17,7 +17,7 @@ import {
 import { signalGroup, waitGroupGone, withTimeout } from './process-group.js';
 import { watchReadiness } from './readiness.js';
 import { registerSupervisedSocket } from './registry.js';
-import { type FileIdentity, inspectSocketPath, probeSocket } from './stale.js';
+import { type FileIdentity, identityOfStats, inspectSocketPath, probeSocket } from './stale.js';
 import {
   SupervisorConflictError,
   SupervisorGaveUpError,
@@ -192,6 +192,11 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
         staleIdentity = found.kind === 'stale' ? found.identity : undefined;
       } catch (error) {
         if (this.#stopping) break;
+        // With onConflict 'spawn', whatever is there now must not count as our server being ready.
+        staleIdentity = await lstat(this.#kernelPath, { bigint: true }).then(
+          identityOfStats,
+          () => undefined,
+        );
         if (this.#options.onConflict !== 'spawn') {
           this.emit('conflict', {
             name: this.definition.name,
