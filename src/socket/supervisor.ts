@@ -6,11 +6,9 @@ import { addExitHook, addSignalCleanup } from './exit.js';
 import { resolveAddress } from './path.js';
 import {
   assignmentHint,
-  type BackoffOptions,
-  backoffDelay,
-  defaultStopOnExitCodes,
   type KongProfile,
   kongProfile,
+  RestartPlanner,
   type RestartPolicy,
   shellArgs,
 } from './policy.js';
@@ -175,9 +173,7 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
 
   async #run(): Promise<void> {
     let nextSpawnAt = 0;
-    let failures = 0;
-    const restartTimes: number[] = [];
-    const interval = this.#options.respawnInterval ?? 1000;
+    const planner = new RestartPlanner(this.#policy, this.#options);
     while (!this.#stopping) {
       const wait = nextSpawnAt - performance.now();
       if (wait > 0) await this.#sleep(wait);
@@ -225,30 +221,23 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
       }
       if (this.#stopping) break;
       const current = this.#spawn(context.env, context.cwd, staleIdentity);
-      nextSpawnAt = current.spawnedAt + interval;
       const exit = await current.exited;
       this.#cancelReadiness?.();
       if (this.#stopping) break;
-      const decision = this.#decide(exit, current);
-      if (decision !== 'restart') {
-        if (decision === 'clean-exit') {
-          this.#finishStopped(exit, false);
-          return;
-        }
-        this.#giveUp(decision, exit.code, exit.signal);
+      const hook = this.#options.onExit?.({ ...exit, name: this.definition.name, ready: current.ready });
+      const decision = planner.afterExit(
+        { code: exit.code, uptime: exit.uptime, ready: current.ready, spawnedAt: current.spawnedAt, hook },
+        performance.now(),
+      );
+      if (decision.action === 'clean-exit') {
+        this.#finishStopped(exit, false);
         return;
       }
-      let delay = Math.max(0, nextSpawnAt - performance.now());
-      if (this.#policy === 'backoff') {
-        const backoff = this.#options.backoff ?? {};
-        if (current.ready || exit.uptime >= (backoff.resetAfter ?? 10_000)) failures = 0;
-        failures++;
-        delay = Math.max(delay, backoffDelay(failures, backoff));
-        if (this.#exceedsMaxRestarts(restartTimes, backoff)) {
-          this.#giveUp('max-restarts', exit.code, exit.signal);
-          return;
-        }
+      if (decision.action === 'give-up') {
+        this.#giveUp(decision.reason, exit.code, exit.signal);
+        return;
       }
+      const { delay } = decision;
       this.#restarts++;
       this.#state = 'backoff';
       this.emit('restartScheduled', {
@@ -259,25 +248,6 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
       });
       nextSpawnAt = performance.now() + delay;
     }
-  }
-
-  #exceedsMaxRestarts(restartTimes: number[], backoff: BackoffOptions): boolean {
-    if (backoff.maxRestarts === undefined) return false;
-    const now = performance.now();
-    const window = backoff.restartWindow ?? 60_000;
-    while (restartTimes.length > 0 && now - (restartTimes[0] ?? 0) > window) restartTimes.shift();
-    restartTimes.push(now);
-    return restartTimes.length > backoff.maxRestarts;
-  }
-
-  #decide(exit: ExitInfo, current: Current): 'restart' | 'clean-exit' | string {
-    const hook = this.#options.onExit?.({ ...exit, name: this.definition.name, ready: current.ready });
-    if (hook === 'stop') return 'on-exit';
-    if (hook === 'restart') return 'restart';
-    const stopCodes = this.#options.stopOnExitCodes ?? defaultStopOnExitCodes(this.#policy);
-    if (exit.code !== null && stopCodes.includes(exit.code)) return 'exit-code';
-    if (exit.code === 0 && this.#options.restartOnCleanExit === false) return 'clean-exit';
-    return 'restart';
   }
 
   #spawn(env: NodeJS.ProcessEnv, cwd: string | undefined, staleIdentity: FileIdentity | undefined): Current {
