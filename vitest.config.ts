@@ -12,6 +12,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // Unit tests first, alone; interop tests (processes, sockets) after them with their own worker cap.
+          sequence: { groupOrder: 0 },
           include: ['test/**/*.test.ts'],
           exclude: ['test/interop/**', '**/node_modules/**'],
           testTimeout: 10_000,
@@ -20,6 +22,7 @@ export default defineConfig({
       {
         test: {
           name: 'interop',
+          sequence: { groupOrder: 1 },
           include: ['test/interop/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
