@@ -73,3 +73,83 @@ export function assignmentHint(startCmd: string): string | undefined {
   if (!/^\s*[A-Za-z_][A-Za-z0-9_]*=/.test(startCmd)) return undefined;
   return `the start command begins with a variable assignment, which "exec" treats as a command name; use "env ${startCmd.trim()}"`;
 }
+
+/** What {@link RestartPlanner.afterExit} needs to know about one ended process. */
+export interface ExitFacts {
+  /** Exit status, or `null` when killed by a signal. */
+  code: number | null;
+  /** How long it ran, ms. */
+  uptime: number;
+  /** Whether it reached `ready`. */
+  ready: boolean;
+  /** When it was spawned (a `performance.now()` value). */
+  spawnedAt: number;
+  /** The `onExit` hook's verdict, if there is a hook. */
+  hook?: 'restart' | 'stop' | 'default' | undefined;
+}
+
+/** The decision after an exit: respawn after `delay` ms, stop cleanly, or give up with a reason. */
+export type RestartDecision =
+  | { action: 'restart'; delay: number }
+  | { action: 'clean-exit' }
+  | { action: 'give-up'; reason: 'exit-code' | 'on-exit' | 'max-restarts' };
+
+/** The knobs of {@link RestartPlanner} (a subset of the supervisor's options). */
+export interface PlannerOptions {
+  /** Least time between two spawns, ms. Default 1000. */
+  respawnInterval?: number;
+  /** Exit statuses that end supervision. Default per policy ({@link defaultStopOnExitCodes}). */
+  stopOnExitCodes?: number[];
+  /** Respawn after exit status 0. Default `true`. */
+  restartOnCleanExit?: boolean;
+  /** Parameters of the `backoff` policy. */
+  backoff?: BackoffOptions;
+}
+
+/**
+ * Decides, after each exit, whether and when a server is respawned (socket spec §4.6): Kong's timing (spawns
+ * at least `respawnInterval` apart, measured spawn to spawn: `next_spawn` in `Kong/kong:
+ * kong/runloop/plugin_servers/process.lua`), `stopOnExitCodes`, `restartOnCleanExit`, and for `backoff` the
+ * capped exponential delay over consecutive quick failures plus `maxRestarts` within `restartWindow`.
+ */
+export class RestartPlanner {
+  readonly #policy: RestartPolicy;
+  readonly #options: PlannerOptions;
+  #failures = 0;
+  readonly #restartTimes: number[] = [];
+
+  /** @param policy - the restart policy. @param options - see {@link PlannerOptions}. */
+  constructor(policy: RestartPolicy, options: PlannerOptions = {}) {
+    this.#policy = policy;
+    this.#options = options;
+  }
+
+  /**
+   * @param exit - what happened.
+   * @param now - the current `performance.now()` value.
+   * @returns the decision.
+   */
+  afterExit(exit: ExitFacts, now: number): RestartDecision {
+    if (exit.hook === 'stop') return { action: 'give-up', reason: 'on-exit' };
+    const untilInterval = Math.max(0, exit.spawnedAt + (this.#options.respawnInterval ?? 1000) - now);
+    if (exit.hook !== 'restart') {
+      const stopCodes = this.#options.stopOnExitCodes ?? defaultStopOnExitCodes(this.#policy);
+      if (exit.code !== null && stopCodes.includes(exit.code))
+        return { action: 'give-up', reason: 'exit-code' };
+      if (exit.code === 0 && this.#options.restartOnCleanExit === false) return { action: 'clean-exit' };
+    }
+    if (this.#policy !== 'backoff') return { action: 'restart', delay: untilInterval };
+    const backoff = this.#options.backoff ?? {};
+    if (exit.ready || exit.uptime >= (backoff.resetAfter ?? 10_000)) this.#failures = 0;
+    this.#failures++;
+    if (backoff.maxRestarts !== undefined) {
+      const window = backoff.restartWindow ?? 60_000;
+      while (this.#restartTimes.length > 0 && now - (this.#restartTimes[0] ?? 0) > window)
+        this.#restartTimes.shift();
+      this.#restartTimes.push(now);
+      if (this.#restartTimes.length > backoff.maxRestarts)
+        return { action: 'give-up', reason: 'max-restarts' };
+    }
+    return { action: 'restart', delay: Math.max(untilInterval, backoffDelay(this.#failures, backoff)) };
+  }
+}

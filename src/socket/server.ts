@@ -10,6 +10,7 @@ import {
   ChownFailedError,
   GroupNotFoundError,
   SocketDirMissingError,
+  SocketError,
   SocketInUseError,
   SocketPermissionDeniedError,
   StaleSocketError,
@@ -153,6 +154,8 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
   /**
    * Binds the socket (§2.1 of the socket spec): validate, inspect the path with `lstat`, probe an existing
    * socket, bind a private temporary name in the same directory, apply mode and group, then move it into place.
+   * (A file name shorter than 5 bytes leaves no room for a temporary name of the same length; such a socket is
+   * bound in place, and Node's own unlink at close then removes the path even if it was replaced meanwhile.)
    *
    * @throws {@link SocketDirMissingError}, {@link SocketPathIsSymlinkError}, {@link SocketPathNotSocketError},
    *   {@link SocketInUseError}, {@link StaleSocketError}, {@link SocketPermissionDeniedError},
@@ -234,12 +237,19 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
     const before = await inspectSocketPath(kernelPath, this.path, probeTimeout);
     if (before.kind === 'stale' && this.#options.stale === 'fail') throw new StaleSocketError(this.path);
     const temp = temporaryName(kernelPath);
+    if (temp === undefined && before.kind === 'stale' && (await isSameFile(kernelPath, before.identity))) {
+      // No room for a temporary name: the stale socket must go before binding in place.
+      await unlink(kernelPath).catch(() => {});
+    }
     const server = this.#createNetServer();
     const bindTarget = temp ?? kernelPath;
     try {
       await listenOn(server, bindTarget, this.#options.backlog);
     } catch (error) {
+      this.#servers.delete(server);
       const errno = error as NodeJS.ErrnoException;
+      if (errno.code === 'EADDRINUSE')
+        throw new SocketInUseError(this.path, 'another server bound it concurrently');
       if (errno.code === 'EACCES' || errno.code === 'EPERM') {
         throw new SocketPermissionDeniedError(this.path, 'cannot create the socket', dirname(this.path), {
           cause: errno,
@@ -282,7 +292,7 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
       await closeServer(server);
       if (temp !== undefined) await unlink(temp).catch(() => {});
       this.#servers.delete(server);
-      if (error instanceof Error && 'path' in error) throw error;
+      if (error instanceof SocketError) throw error;
       throw new BindFailedError(this.path, 'installing the socket', error as NodeJS.ErrnoException);
     }
   }

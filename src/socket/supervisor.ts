@@ -1,23 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
 import { watchChild } from './child-output.js';
 import { addExitHook, addSignalCleanup } from './exit.js';
 import { resolveAddress } from './path.js';
 import {
   assignmentHint,
-  type BackoffOptions,
-  backoffDelay,
-  defaultStopOnExitCodes,
   type KongProfile,
   kongProfile,
+  RestartPlanner,
   type RestartPolicy,
   shellArgs,
 } from './policy.js';
 import { signalGroup, waitGroupGone, withTimeout } from './process-group.js';
 import { watchReadiness } from './readiness.js';
 import { registerSupervisedSocket } from './registry.js';
-import { type FileIdentity, inspectSocketPath, probeSocket } from './stale.js';
+import { type FileIdentity, identityOfStats, inspectSocketPath, probeSocket } from './stale.js';
 import {
   SupervisorConflictError,
   SupervisorGaveUpError,
@@ -175,9 +173,7 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
 
   async #run(): Promise<void> {
     let nextSpawnAt = 0;
-    let failures = 0;
-    const restartTimes: number[] = [];
-    const interval = this.#options.respawnInterval ?? 1000;
+    const planner = new RestartPlanner(this.#policy, this.#options);
     while (!this.#stopping) {
       const wait = nextSpawnAt - performance.now();
       if (wait > 0) await this.#sleep(wait);
@@ -192,6 +188,11 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
         staleIdentity = found.kind === 'stale' ? found.identity : undefined;
       } catch (error) {
         if (this.#stopping) break;
+        // With onConflict 'spawn', whatever is there now must not count as our server being ready.
+        staleIdentity = await lstat(this.#kernelPath, { bigint: true }).then(
+          identityOfStats,
+          () => undefined,
+        );
         if (this.#options.onConflict !== 'spawn') {
           this.emit('conflict', {
             name: this.definition.name,
@@ -220,30 +221,23 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
       }
       if (this.#stopping) break;
       const current = this.#spawn(context.env, context.cwd, staleIdentity);
-      nextSpawnAt = current.spawnedAt + interval;
       const exit = await current.exited;
       this.#cancelReadiness?.();
       if (this.#stopping) break;
-      const decision = this.#decide(exit, current);
-      if (decision !== 'restart') {
-        if (decision === 'clean-exit') {
-          this.#finishStopped(exit, false);
-          return;
-        }
-        this.#giveUp(decision, exit.code, exit.signal);
+      const hook = this.#options.onExit?.({ ...exit, name: this.definition.name, ready: current.ready });
+      const decision = planner.afterExit(
+        { code: exit.code, uptime: exit.uptime, ready: current.ready, spawnedAt: current.spawnedAt, hook },
+        performance.now(),
+      );
+      if (decision.action === 'clean-exit') {
+        this.#finishStopped(exit, false);
         return;
       }
-      let delay = Math.max(0, nextSpawnAt - performance.now());
-      if (this.#policy === 'backoff') {
-        const backoff = this.#options.backoff ?? {};
-        if (current.ready || exit.uptime >= (backoff.resetAfter ?? 10_000)) failures = 0;
-        failures++;
-        delay = Math.max(delay, backoffDelay(failures, backoff));
-        if (this.#exceedsMaxRestarts(restartTimes, backoff)) {
-          this.#giveUp('max-restarts', exit.code, exit.signal);
-          return;
-        }
+      if (decision.action === 'give-up') {
+        this.#giveUp(decision.reason, exit.code, exit.signal);
+        return;
       }
+      const { delay } = decision;
       this.#restarts++;
       this.#state = 'backoff';
       this.emit('restartScheduled', {
@@ -254,25 +248,6 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
       });
       nextSpawnAt = performance.now() + delay;
     }
-  }
-
-  #exceedsMaxRestarts(restartTimes: number[], backoff: BackoffOptions): boolean {
-    if (backoff.maxRestarts === undefined) return false;
-    const now = performance.now();
-    const window = backoff.restartWindow ?? 60_000;
-    while (restartTimes.length > 0 && now - (restartTimes[0] ?? 0) > window) restartTimes.shift();
-    restartTimes.push(now);
-    return restartTimes.length > backoff.maxRestarts;
-  }
-
-  #decide(exit: ExitInfo, current: Current): 'restart' | 'clean-exit' | string {
-    const hook = this.#options.onExit?.({ ...exit, name: this.definition.name, ready: current.ready });
-    if (hook === 'stop') return 'on-exit';
-    if (hook === 'restart') return 'restart';
-    const stopCodes = this.#options.stopOnExitCodes ?? defaultStopOnExitCodes(this.#policy);
-    if (exit.code !== null && stopCodes.includes(exit.code)) return 'exit-code';
-    if (exit.code === 0 && this.#options.restartOnCleanExit === false) return 'clean-exit';
-    return 'restart';
   }
 
   #spawn(env: NodeJS.ProcessEnv, cwd: string | undefined, staleIdentity: FileIdentity | undefined): Current {

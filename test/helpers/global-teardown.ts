@@ -31,7 +31,12 @@ export default function setup(): () => void {
       problems.push(`interop tests left orphaned fixture processes running:\n${format(orphans)}`);
     if (sockets.length > 0)
       problems.push(`interop tests left socket files:\n${sockets.map((s) => `  ${s}`).join('\n')}`);
-    if (problems.length > 0) throw new Error(problems.join('\n'));
+    if (problems.length > 0) {
+      // Vitest 4 prints an error thrown from a global teardown ("error during close") but still exits 0, so
+      // the exit status is set as well: the leak must fail the run.
+      process.exitCode = 1;
+      throw new Error(problems.join('\n'));
+    }
   };
 }
 

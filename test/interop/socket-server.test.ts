@@ -230,6 +230,17 @@ describe('what is already at the path', () => {
     expect(lstatSync(path).ino).toBe(inode);
   });
 
+  it('handles a name too short for a private temporary name: stale replaced, live refused, removed on close', async () => {
+    const path = `${dir()}/s`;
+    await staleSocketAt(path);
+    const server = await serve(path);
+    expect(server.staleReplaced).toBe(true);
+    expect(await roundTrip(path)).toBe('ping');
+    await expect(listenUnix(path)).rejects.toBeInstanceOf(SocketInUseError);
+    await server.close();
+    expect(existsSync(path)).toBe(false);
+  });
+
   it('lets exactly one of two concurrent starters listen; the winner keeps a working socket', async () => {
     for (let round = 0; round < 5; round++) {
       const path = `${dir()}/s.sock`;

@@ -464,6 +464,32 @@ describe('when the supervisor process ends', () => {
 });
 
 describe('hooks and limits', () => {
+  it('the argv form with a missing program: an error event, exit 127, given up', async () => {
+    const r = supervise({
+      name: 'ghost',
+      socket: `${dir()}/s.sock`,
+      argv: ['/nonexistent/pluginwire-server'],
+    });
+    const errors: Error[] = [];
+    r.sup.on('error', (error) => errors.push(error));
+    await expect(r.sup.start()).rejects.toBeInstanceOf(SupervisorGaveUpError);
+    expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['ENOENT']);
+    expect(r.of('gave-up')[0]).toMatchObject({ reason: 'exit-code', code: 127 });
+  });
+
+  it("onConflict: 'spawn' starts anyway but does not take the foreign socket for readiness", async () => {
+    const sock = `${dir()}/s.sock`;
+    const foreign = await listenUnix(sock);
+    servers.push(foreign);
+    const r = supervise(
+      { name: 'pushy', socket: sock, startCmd: `${NODE} ${SERVER} --stdin-eof-exit` },
+      { onConflict: 'spawn', readyTimeout: 500 },
+    );
+    await expect(r.sup.start()).rejects.toMatchObject({ code: 'SOCKET_READY_TIMEOUT' });
+    expect(r.of('started')).toHaveLength(1);
+    expect(r.of('ready')).toEqual([]);
+  });
+
   it('beforeSpawn adjusts the environment and can veto a spawn; onExit can stop the restarts', async () => {
     const sock = `${dir()}/s.sock`;
     let spawns = 0;

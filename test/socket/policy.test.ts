@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, kongProfile, retryDelay } from '../../src/socket/index.js';
-import { assignmentHint, defaultStopOnExitCodes, shellArgs } from '../../src/socket/policy.js';
+import {
+  assignmentHint,
+  defaultStopOnExitCodes,
+  RestartPlanner,
+  shellArgs,
+} from '../../src/socket/policy.js';
 
 describe('restart policy', () => {
   it('backoff delays grow 1, 2, 4 … s and stop at the cap', () => {
@@ -48,5 +53,78 @@ describe('connect retry schedule', () => {
     expect(retryDelay(3, { jitter: 0, initialDelay: 10, factor: 3, maxDelay: 50, random: () => 0.9 })).toBe(
       50,
     );
+  });
+});
+
+describe('RestartPlanner', () => {
+  const quickFailure = (spawnedAt: number, code: number | null = 1) => ({
+    code,
+    uptime: 50,
+    ready: false,
+    spawnedAt,
+  });
+
+  it('kong: respawns at least 1 s after the previous spawn, immediately after a long run; gives up on 127', () => {
+    const planner = new RestartPlanner('kong');
+    expect(planner.afterExit(quickFailure(0), 50)).toEqual({ action: 'restart', delay: 950 });
+    expect(planner.afterExit({ code: 1, uptime: 5000, ready: true, spawnedAt: 0 }, 5000)).toEqual({
+      action: 'restart',
+      delay: 0,
+    });
+    expect(planner.afterExit(quickFailure(0, 0), 50)).toEqual({ action: 'restart', delay: 950 });
+    expect(planner.afterExit(quickFailure(0, 127), 50)).toEqual({ action: 'give-up', reason: 'exit-code' });
+  });
+
+  it('kong-exact: keeps respawning a missing command once per second, as Kong does', () => {
+    const planner = new RestartPlanner('kong-exact');
+    for (let i = 0; i < 5; i++) {
+      expect(planner.afterExit(quickFailure(i * 1000, 127), i * 1000 + 10)).toEqual({
+        action: 'restart',
+        delay: 990,
+      });
+    }
+  });
+
+  it('backoff: 1, 2, 4 … s up to the cap, reset by a stable run or readiness; maxRestarts gives up', () => {
+    const planner = new RestartPlanner('backoff', { backoff: { maxDelay: 8000 } });
+    const delays = [0, 1, 2, 3, 4, 5].map((i) => planner.afterExit(quickFailure(0), 100 + i));
+    expect(delays.map((d) => (d.action === 'restart' ? d.delay : d.action))).toEqual([
+      1000, 2000, 4000, 8000, 8000, 8000,
+    ]);
+    expect(planner.afterExit({ code: 1, uptime: 20_000, ready: false, spawnedAt: 0 }, 20_000)).toEqual({
+      action: 'restart',
+      delay: 1000,
+    });
+    expect(planner.afterExit(quickFailure(0), 100)).toEqual({ action: 'restart', delay: 2000 });
+    expect(planner.afterExit({ code: 1, uptime: 50, ready: true, spawnedAt: 0 }, 100)).toEqual({
+      action: 'restart',
+      delay: 1000,
+    });
+    const limited = new RestartPlanner('backoff', { backoff: { maxRestarts: 2, restartWindow: 1000 } });
+    expect(limited.afterExit(quickFailure(0), 10).action).toBe('restart');
+    expect(limited.afterExit(quickFailure(0), 20).action).toBe('restart');
+    expect(limited.afterExit(quickFailure(0), 30)).toEqual({ action: 'give-up', reason: 'max-restarts' });
+    // Outside the window the count starts over.
+    expect(limited.afterExit(quickFailure(0), 5000).action).toBe('restart');
+  });
+
+  it('honours restartOnCleanExit, stopOnExitCodes and the onExit hook', () => {
+    expect(
+      new RestartPlanner('kong', { restartOnCleanExit: false }).afterExit(quickFailure(0, 0), 10),
+    ).toEqual({
+      action: 'clean-exit',
+    });
+    expect(
+      new RestartPlanner('kong', { stopOnExitCodes: [126, 127] }).afterExit(quickFailure(0, 126), 10),
+    ).toEqual({
+      action: 'give-up',
+      reason: 'exit-code',
+    });
+    const planner = new RestartPlanner('kong');
+    expect(planner.afterExit({ ...quickFailure(0, 127), hook: 'restart' }, 10).action).toBe('restart');
+    expect(planner.afterExit({ ...quickFailure(0, 1), hook: 'stop' }, 10)).toEqual({
+      action: 'give-up',
+      reason: 'on-exit',
+    });
   });
 });
