@@ -1,9 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { buildSync } from 'esbuild';
 
 /** The worktree root (tests run from it). */
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -77,7 +78,11 @@ export interface Fixture {
  */
 export function startFixture(script: string, args: string[] = [], options: { user?: number } = {}): Fixture {
   const path = join(SOCKET_FIXTURES, script);
-  const nodeArgs = script.endsWith('.ts') ? ['--import', 'tsx', path, ...args] : [path, ...args];
+  // An unprivileged user may not be able to read this checkout (CI clones into a 0700 directory), so its
+  // fixtures run as one self-contained bundle in a world-readable temporary directory.
+  const runnable = options.user === undefined ? path : bundleForAnyUser(path);
+  const nodeArgs =
+    runnable.endsWith('.ts') ? ['--import', 'tsx', runnable, ...args] : [runnable, ...args];
   const command = options.user === undefined ? process.execPath : 'setpriv';
   const commandArgs =
     options.user === undefined
@@ -89,7 +94,8 @@ export function startFixture(script: string, args: string[] = [], options: { use
           process.execPath,
           ...nodeArgs,
         ];
-  const child = spawn(command, commandArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cwd = options.user === undefined ? ROOT : dirname(runnable);
+  const child = spawn(command, commandArgs, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
   let buffered = '';
@@ -133,6 +139,25 @@ export function startFixture(script: string, args: string[] = [], options: { use
       check();
     });
   return { child, lines, line, exited };
+}
+
+const bundles = new Map<string, string>();
+
+/**
+ * Bundles a fixture and what it imports (pluginwire's sources) into one `.mjs` file under a fresh 0755 directory
+ * in the temp dir, once per fixture per test file; removed at process exit.
+ */
+function bundleForAnyUser(path: string): string {
+  const cached = bundles.get(path);
+  if (cached !== undefined) return cached;
+  const dir = mkdtempSync(join(tmpdir(), 'pws-bundle-'));
+  chmodSync(dir, 0o755);
+  const outfile = join(dir, 'fixture.mjs');
+  buildSync({ entryPoints: [path], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile });
+  chmodSync(outfile, 0o644);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  bundles.set(path, outfile);
+  return outfile;
 }
 
 /** Kills a fixture (SIGKILL) if still running and waits for its exit. */
