@@ -1,6 +1,7 @@
 /**
  * Runs every benchmark scenario (`bench/*.bench.ts`), one child process each so they do not disturb each other.
- * Each scenario prints its own ratios and writes `bench/results/<scenario>.json`.
+ * Each scenario prints its own ratios and writes `bench/results/<scenario>.json`; then one summary table of
+ * every results file is printed and written to `bench/results/summary.json` (bench/summary.ts).
  *
  *   npm run bench               # every scenario
  *   npm run bench -- rpc        # scenarios whose file name contains "rpc"
@@ -9,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeSummary } from './summary.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 mkdirSync(join(benchDir, 'results'), { recursive: true });
@@ -31,4 +33,5 @@ for (const scenario of scenarios) {
   });
   if (result.status !== 0) failed++;
 }
+writeSummary(join(benchDir, 'results'));
 process.exit(failed === 0 ? 0 : 1);
