@@ -25,13 +25,16 @@ if (scenarios.length === 0) {
   process.exit(1);
 }
 
-let failed = 0;
+const failed = new Set<string>();
 for (const scenario of scenarios) {
   process.stdout.write(`\n== ${scenario}\n`);
   const result = spawnSync(process.execPath, ['--import', 'tsx', join(benchDir, scenario)], {
     stdio: 'inherit',
   });
-  if (result.status !== 0) failed++;
+  if (result.status !== 0) failed.add(scenario.replace(/\.bench\.ts$/, ''));
 }
-writeSummary(join(benchDir, 'results'));
-process.exit(failed === 0 ? 0 : 1);
+writeSummary(join(benchDir, 'results'), {
+  scenarios: scenarios.map((file) => file.replace(/\.bench\.ts$/, '')),
+  failed,
+});
+process.exit(failed.size === 0 ? 0 : 1);

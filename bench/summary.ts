@@ -21,8 +21,11 @@ export interface SummaryRow {
   ratio: number | undefined;
   /** The target the spec sets for the ratio, or '-' when it sets none. */
   target: string;
-  /** `pass`, `MISS`, `-` (no target), or `unreadable` (the JSON does not have the expected fields). */
-  verdict: 'pass' | 'MISS' | '-' | 'unreadable';
+  /**
+   * `pass`, `MISS`, `-` (no target), `unreadable` (the JSON does not have the expected fields), or `failed`
+   * (the scenario exited non-zero in this run; any figures shown for it come from an earlier run).
+   */
+  verdict: 'pass' | 'MISS' | '-' | 'unreadable' | 'failed';
 }
 
 type Json = Record<string, unknown>;
@@ -192,19 +195,41 @@ export function formatTable(rows: readonly SummaryRow[]): string {
     .join('\n');
 }
 
-/** Reads bench/results/*.json (except summary.json), prints the table, writes summary.json. */
-export function writeSummary(resultsDir: string): SummaryRow[] {
+/**
+ * Reads bench/results/*.json (except summary.json), prints the table, writes summary.json.
+ *
+ * @param resultsDir - bench/results.
+ * @param run - the scenarios this run started and those that exited non-zero (from bench/run.ts).
+ */
+export function writeSummary(
+  resultsDir: string,
+  run: { scenarios: readonly string[]; failed: ReadonlySet<string> } = { scenarios: [], failed: new Set() },
+): SummaryRow[] {
   const files = readdirSync(resultsDir)
     .filter((file) => file.endsWith('.json') && file !== 'summary.json')
     .sort();
-  const rows = files.flatMap((file) => {
-    const scenario = basename(file, '.json');
-    try {
-      return summarize(scenario, JSON.parse(readFileSync(join(resultsDir, file), 'utf8')));
-    } catch (error) {
-      return summarize(scenario, { unreadable: (error as Error).message });
-    }
-  });
+  const failedRows = [...run.failed].sort().map(
+    (scenario): SummaryRow => ({
+      scenario,
+      figure: files.includes(`${scenario}.json`)
+        ? 'exited non-zero in this run: its rows below are from an earlier run'
+        : 'exited non-zero in this run and wrote no results',
+      baseline: '-',
+      ratio: undefined,
+      target: '-',
+      verdict: 'failed',
+    }),
+  );
+  const rows = failedRows.concat(
+    files.flatMap((file) => {
+      const scenario = basename(file, '.json');
+      try {
+        return summarize(scenario, JSON.parse(readFileSync(join(resultsDir, file), 'utf8')));
+      } catch (error) {
+        return summarize(scenario, { unreadable: (error as Error).message });
+      }
+    }),
+  );
   process.stdout.write(`\n== summary (bench/results/summary.json)\n${formatTable(rows)}\n`);
   const machine = {
     cpu: cpus()[0]?.model,
@@ -214,7 +239,7 @@ export function writeSummary(resultsDir: string): SummaryRow[] {
   };
   writeFileSync(
     join(resultsDir, 'summary.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), machine, scenarios: run.scenarios, rows }, null, 2)}\n`,
   );
   return rows;
 }

@@ -289,12 +289,27 @@ async function kvRoundTrip(): Promise<void> {
   out('  health: SERVING');
 }
 
+// Plugin servers and the go-plugin plugin run in their own process groups, so the terminal's Ctrl-C reaches only
+// this process: stop them here. While serving, the signal ends the serve wait; before that, it cleans up and exits.
+let serving: (() => void) | undefined;
+let interrupted = false;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (serving !== undefined) return serving();
+  interrupted = true;
+  out(`\n${signal}: stopping`);
+  void cleanup().then(() => process.exit(130));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
 async function main(): Promise<void> {
+  const port = flags.serve ? Number(flags.port ?? 8000) : 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port takes a port number, got ${flags.port}`);
   const prefix = mkdtempSync(join(tmpdir(), 'pluginwire-demo-'));
   resources.push(() => rmSync(prefix, { recursive: true, force: true }));
   out(`pluginwire demo gateway (prefix ${prefix})`);
   const plugins = await setUpPluginServers(prefix);
-  const port = flags.serve ? Number(flags.port ?? 8000) : 0;
   const server = await listen(plugins, port);
   resources.push(() => new Promise((resolve) => server.close(resolve)));
   const actualPort = (server.address() as AddressInfo).port;
@@ -309,15 +324,17 @@ async function main(): Promise<void> {
     tracing = true;
     out(`== serving: curl -i -H 'x-name: you' http://127.0.0.1:${actualPort}/hello   (Ctrl-C stops)`);
     await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
+      serving = resolve;
     });
   }
   await cleanup();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   out('== done: servers stopped, go-plugin plugin killed, sockets and prefix removed');
 }
 
 main().catch(async (error: Error) => {
+  if (interrupted) return; // the signal handler is cleaning up and exits 130
   process.stderr.write(`demo failed: ${error.stack ?? error.message}\n`);
   await cleanup();
   process.exitCode = 1;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { KongPluginServer } from '../../src/msgpack-rpc/index.js';
 import { goFixturesBuilt, KVPLUGIN } from '../fixtures/go/fixtures.js';
 import { ensureCliBuilt, runCli } from '../helpers/cli.js';
@@ -167,6 +168,42 @@ describe.skipIf(!goPresent)('pluginwire goplugin-probe against the Go KV plugin'
     expect(noCookie.code).toBe(2);
     expect(noCookie.stderr).toContain('--cookie KEY=VALUE is required');
     expect((await runCli(['goplugin-probe', '--cookie', 'A=b'])).code).toBe(2);
+  });
+
+  it('lists the services of a plugin that registers gRPC reflection', async () => {
+    const plugin = fileURLToPath(new URL('../fixtures/cli/reflecting-plugin.ts', import.meta.url));
+    const run = await runCli(
+      ['goplugin-probe', '--cookie', 'BASIC_PLUGIN=hello', '--', process.execPath, '--import', 'tsx', plugin],
+      { timeout: 60_000 },
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      'services (grpc.reflection.v1alpha):\n  grpc.health.v1.Health\n  grpc.reflection.v1alpha.ServerReflection\n  plugin.GRPCBroker\n',
+    );
+    expect(run.stdout).toContain('killed: exit status 0');
+  });
+
+  it('shows progress on stderr when stderr is a terminal, and only then', async () => {
+    const run = async (progress: boolean) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await main(['goplugin-probe', '--cookie', 'BASIC_PLUGIN=hello', '--', KVPLUGIN], {
+        stdout: { write: (text: string) => (stdout += text) },
+        stderr: { write: (text: string) => (stderr += text) },
+        stdin: process.stdin,
+        progress,
+        env: process.env,
+      });
+      return { code, stdout, stderr };
+    };
+    const terminal = await run(true);
+    expect(terminal.code).toBe(0);
+    expect(terminal.stderr).toContain(`… starting ${KVPLUGIN}`);
+    expect(terminal.stderr).toContain('… killing the plugin');
+    const piped = await run(false);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toBe('');
+    expect(piped.stdout).toContain('health: SERVING');
   });
 
   it('exits 1 with a clear message for a command that does not exist', async () => {

@@ -46,11 +46,16 @@ function bounded(demo: ReturnType<typeof startDemo>, timeout: number): Promise<n
   });
 }
 
-/** Processes still running from this demo run (its prefix appears in the plugin servers' command lines). */
+const KV_PLUGIN = join(ROOT, 'examples/gateway/kv-plugin.ts');
+
+/**
+ * Processes still running from this demo run: the plugin servers (their command lines hold its prefix) and the
+ * go-plugin plugin (this checkout's examples/gateway/kv-plugin.ts; other checkouts' processes do not count).
+ */
 function leftovers(prefix: string): string[] {
   const table = execFileSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' }).split('\n');
   return table.filter(
-    (line) => !/^\s*\d+\s+Z/.test(line) && (line.includes(prefix) || line.includes('kv-plugin.ts')),
+    (line) => !/^\s*\d+\s+Z/.test(line) && (line.includes(prefix) || line.includes(KV_PLUGIN)),
   );
 }
 
