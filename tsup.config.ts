@@ -14,20 +14,36 @@ function copyProtos(): void {
   }
 }
 
-export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    ...Object.fromEntries(modules.map((name) => [`${name}/index`, `src/${name}/index.ts`])),
+export default defineConfig([
+  {
+    entry: {
+      index: 'src/index.ts',
+      ...Object.fromEntries(modules.map((name) => [`${name}/index`, `src/${name}/index.ts`])),
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+    // Keep the CLI bundle the second build writes next to these files.
+    clean: ['!cli.js', '!cli.js.map'],
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+    // import.meta.url in ESM and __dirname in CJS both work in either build.
+    shims: true,
+    splitting: true,
+    treeshake: true,
+    onSuccess: async () => copyProtos(),
   },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  platform: 'node',
-  // import.meta.url in ESM and __dirname in CJS both work in either build.
-  shims: true,
-  splitting: true,
-  treeshake: true,
-  onSuccess: async () => copyProtos(),
-});
+  {
+    // The `pluginwire` executable (package.json `bin`): one ESM file with a shebang, its own bundle of the
+    // modules it uses, finding the go-plugin protos in dist/goplugin/protos as the module builds do.
+    entry: { cli: 'src/cli/main.ts' },
+    format: ['esm'],
+    dts: false,
+    clean: false,
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+    banner: { js: '#!/usr/bin/env node' },
+    onSuccess: async () => copyProtos(),
+  },
+]);

@@ -1,6 +1,7 @@
 /**
  * Runs every benchmark scenario (`bench/*.bench.ts`), one child process each so they do not disturb each other.
- * Each scenario prints its own ratios and writes `bench/results/<scenario>.json`.
+ * Each scenario prints its own ratios and writes `bench/results/<scenario>.json`; then one summary table of
+ * every results file is printed and written to `bench/results/summary.json` (bench/summary.ts).
  *
  *   npm run bench               # every scenario
  *   npm run bench -- rpc        # scenarios whose file name contains "rpc"
@@ -9,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeSummary } from './summary.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 mkdirSync(join(benchDir, 'results'), { recursive: true });
@@ -23,12 +25,16 @@ if (scenarios.length === 0) {
   process.exit(1);
 }
 
-let failed = 0;
+const failed = new Set<string>();
 for (const scenario of scenarios) {
   process.stdout.write(`\n== ${scenario}\n`);
   const result = spawnSync(process.execPath, ['--import', 'tsx', join(benchDir, scenario)], {
     stdio: 'inherit',
   });
-  if (result.status !== 0) failed++;
+  if (result.status !== 0) failed.add(scenario.replace(/\.bench\.ts$/, ''));
 }
-process.exit(failed === 0 ? 0 : 1);
+writeSummary(join(benchDir, 'results'), {
+  scenarios: scenarios.map((file) => file.replace(/\.bench\.ts$/, '')),
+  failed,
+});
+process.exit(failed.size === 0 ? 0 : 1);
