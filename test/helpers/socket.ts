@@ -81,8 +81,7 @@ export function startFixture(script: string, args: string[] = [], options: { use
   // An unprivileged user may not be able to read this checkout (CI clones into a 0700 directory), so its
   // fixtures run as one self-contained bundle in a world-readable temporary directory.
   const runnable = options.user === undefined ? path : bundleForAnyUser(path);
-  const nodeArgs =
-    runnable.endsWith('.ts') ? ['--import', 'tsx', runnable, ...args] : [runnable, ...args];
+  const nodeArgs = runnable.endsWith('.ts') ? ['--import', 'tsx', runnable, ...args] : [runnable, ...args];
   const command = options.user === undefined ? process.execPath : 'setpriv';
   const commandArgs =
     options.user === undefined
@@ -153,7 +152,14 @@ function bundleForAnyUser(path: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'pws-bundle-'));
   chmodSync(dir, 0o755);
   const outfile = join(dir, 'fixture.mjs');
-  buildSync({ entryPoints: [path], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile });
+  buildSync({
+    entryPoints: [path],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+  });
   chmodSync(outfile, 0o644);
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   bundles.set(path, outfile);
