@@ -2,7 +2,8 @@
  * The plugin-server side of Kong's MsgPack:1 protocol: TypeScript plugins served to a real Kong on a Unix
  * socket (kong-rpc spec §3–§6, §11 "Plugin-server side").
  */
-import { lstatSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -121,6 +122,8 @@ export class KongPluginServer {
   private nextInstanceId: number;
   private listener: Server | undefined;
   private listeningPath: string | undefined;
+  /** Identity of the socket file we created, so close() never removes a file someone else put there since. */
+  private listeningIdentity: string | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private isClosed = false;
   private readonly closedPromise: Promise<void>;
@@ -246,16 +249,42 @@ export class KongPluginServer {
     const path = this.resolveSocketPath(options);
     await removeStaleSocket(path);
     const listener = createServer({ allowHalfOpen: false }, (socket) => this.serve(socket));
+    // libuv unlinks the name a server was bound to when it closes, whatever is there by then. Bind a private
+    // name and hard-link it into place, so that close() can leave alone a file someone else put at `path`
+    // (and link(2) refuses, EEXIST, a file that appeared since the stale check). Too long a path binds in place.
+    const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    const bindTo = Buffer.byteLength(temp) <= 107 ? temp : path;
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
-      listener.listen(path, () => {
+      listener.listen(bindTo, () => {
         listener.off('error', reject);
         resolve();
       });
     });
+    if (bindTo !== path) {
+      try {
+        linkSync(bindTo, path);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // A filesystem without hard links: the atomic rename is the best that remains.
+        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') renameSync(bindTo, path);
+        else {
+          await new Promise<void>((resolve) => listener.close(() => resolve()));
+          if (code === 'EEXIST') throw new KongSocketInUseError(path);
+          throw error;
+        }
+      } finally {
+        try {
+          unlinkSync(bindTo);
+        } catch {
+          // closed already (the listener removed it)
+        }
+      }
+    }
     listener.on('error', (error) => this.log({ level: 'error', message: 'listener error', error }));
     this.listener = listener;
     this.listeningPath = path;
+    this.listeningIdentity = fileIdentity(path);
     this.log({ level: 'info', message: `listening on ${path}` });
     return path;
   }
@@ -303,11 +332,12 @@ export class KongPluginServer {
     for (const connection of this.connections) connection.destroy();
     if (this.listeningPath !== undefined) {
       try {
-        unlinkSync(this.listeningPath);
+        if (fileIdentity(this.listeningPath) === this.listeningIdentity) unlinkSync(this.listeningPath);
       } catch {
         // Already gone (removed by someone else): nothing to clean.
       }
       this.listeningPath = undefined;
+      this.listeningIdentity = undefined;
     }
     this.resolveClosed();
   }
@@ -548,6 +578,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Removes a socket file nobody answers on; refuses when a server answers or the path is not a socket. */
+/** Device, inode and birth time of the file at `path` (not followed), or `undefined` when there is none. */
+function fileIdentity(path: string): string | undefined {
+  try {
+    const stats = lstatSync(path, { bigint: true });
+    return `${stats.dev}:${stats.ino}:${stats.birthtimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+
 async function removeStaleSocket(path: string): Promise<void> {
   let isSocket: boolean;
   try {
