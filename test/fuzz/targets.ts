@@ -201,7 +201,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 
 /** Applies byte-level mutations to a valid encoding. */
 export function mutate(bytes: Uint8Array, mutations: readonly Mutation[]): Uint8Array {
-  let out = Uint8Array.from(bytes);
+  let out: Uint8Array = Uint8Array.from(bytes);
   for (const step of mutations) {
     const at = out.length === 0 ? 0 : step.at % (out.length + 1);
     switch (step.op) {
@@ -441,7 +441,7 @@ const serverStep: fc.Arbitrary<ServerStep> = fc.oneof(
       kind: fc.constant('answer' as const),
       error: fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, msgpackValue),
       result: kongResult,
-      mutations: fc.oneof({ weight: 2, arbitrary: fc.constant([]) }, mutations),
+      mutations: fc.oneof({ weight: 2, arbitrary: fc.constant<Mutation[]>([]) }, mutations),
       cuts,
     }),
   },
