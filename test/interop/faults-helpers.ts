@@ -78,8 +78,11 @@ export interface Peer {
   exited: Promise<void>;
 }
 
+/** Starts kong-peer.ts with `args`, or another script with `['--script', path, ...args]`. */
 export function startPeer(args: string[]): Peer {
-  const child = spawn(process.execPath, ['--import', 'tsx', KONG_PEER, ...args], {
+  const script = args[0] === '--script' ? args[1]! : KONG_PEER;
+  const rest = args[0] === '--script' ? args.slice(2) : args;
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...rest], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
