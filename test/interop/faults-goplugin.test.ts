@@ -104,3 +104,25 @@ describe('a TypeScript plugin when its host dies', () => {
 function startPeerWith(script: string, ...args: string[]) {
   return startPeer(['--script', script, ...args]);
 }
+
+describe('the host after the application closed the shared channel', () => {
+  it('ping() fails with a typed error and kill() still stops the plugin and cleans up', async () => {
+    const client = await startPlugin({
+      ...COOKIE,
+      command: tsPluginCommand(),
+      startTimeout: 30_000,
+      killTimeout: 2_000,
+    });
+    cleanups.push(() => client.kill());
+    const pid = client.pid!;
+    const socketDir = dirname(client.address.address);
+    // A client from makeClient() shares the plugin's channel; closing it closes the channel (grpc-js).
+    client.makeClient(KVService).close();
+    const ping = await settles(client.ping());
+    expect(ping.ok ? undefined : ping.error).toBeInstanceOf(PluginwireError);
+    expect((await settles(client.kill())).ok).toBe(true);
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(socketDir)).toBe(false);
+    await expectNoLeaks(before);
+  });
+});
