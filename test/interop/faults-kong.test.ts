@@ -1,8 +1,9 @@
 /**
  * Faults on both Kong sides, with real sockets and processes: the peer is SIGKILLed mid-frame, mid-request and
  * mid-event. Every case: the pending calls settle with pluginwire errors, nothing escapes as an uncaught
- * exception (vitest fails the run on one), and no handle, descriptor or child is left behind. The restart of a
- * plugin server during traffic is in kong-client-server.test.ts; deadlines in faults-deadlines.test.ts.
+ * exception (vitest fails the run on one), and no handle, descriptor or child is left behind. Also a supervised
+ * server SIGKILLed and restarted during traffic (kong-client-server.test.ts has an in-process restart); deadlines
+ * are in faults-deadlines.test.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,15 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PluginwireError } from '../../src/errors.js';
 import { KongPluginClient, KongPluginServer, type KongServerLogEntry } from '../../src/msgpack-rpc/index.js';
-import { expectNoLeaks, type ResourceSnapshot, settles, snapshot, startPeer } from './faults-helpers.js';
+import { PluginServerSupervisor } from '../../src/socket/index.js';
+import {
+  expectNoLeaks,
+  KONG_PEER,
+  type ResourceSnapshot,
+  settles,
+  snapshot,
+  startPeer,
+} from './faults-helpers.js';
 
 let dir: string;
 let before: ResourceSnapshot;
@@ -173,6 +182,55 @@ describe('KongPluginServer when the Kong process dies', () => {
     await expect.poll(() => server.activeEvents, { timeout: 10_000 }).toBe(0);
     await stillServes(socketPath);
     await server.close();
+    await expectNoLeaks(before);
+  });
+});
+
+describe('a supervised plugin server that dies and restarts during traffic', () => {
+  it('every call settles (answered, or a typed error), traffic resumes on the new process, nothing leaks', async () => {
+    const socketPath = join(dir, 'sup.socket');
+    const supervisor = new PluginServerSupervisor(
+      {
+        name: 'sleepy',
+        socket: socketPath,
+        argv: [process.execPath, '--import', 'tsx', KONG_PEER, 'server', socketPath],
+      },
+      { respawnInterval: 200, readyTimeout: 30_000, stopTimeout: 2_000 },
+    );
+    cleanups.push(() => supervisor.stop({ timeout: 2_000 }));
+    const readyTwice = new Promise<void>((resolve) => {
+      let ready = 0;
+      supervisor.on('ready', () => {
+        ready++;
+        if (ready === 2) resolve();
+      });
+    });
+    await supervisor.start();
+    const client = new KongPluginClient({ socketPath, timeout: 10_000, connectRetry: 20_000 });
+    cleanups.push(() => client.close());
+    const pids = new Set<number>();
+    client.on('serverPid', (pid) => pids.add(pid));
+    let restarted = false;
+    let answeredAfterRestart = 0;
+    const failures: unknown[] = [];
+    const worker = async () => {
+      while (answeredAfterRestart < 20) {
+        const outcome = await settles(client.getPluginInfo('sleepy'));
+        if (outcome.ok) {
+          if (restarted) answeredAfterRestart++;
+        } else failures.push(outcome.error);
+      }
+    };
+    const traffic = Promise.all(Array.from({ length: 8 }, worker));
+    await expect.poll(() => pids.size, { timeout: 20_000 }).toBe(1);
+    process.kill(supervisor.pid!, 'SIGKILL');
+    await readyTwice;
+    restarted = true;
+    await settles(traffic, 60_000);
+    for (const failure of failures) expect(failure).toBeInstanceOf(PluginwireError);
+    expect(pids.size).toBe(2);
+    await client.close();
+    await supervisor.stop({ timeout: 2_000 });
     await expectNoLeaks(before);
   });
 });
