@@ -171,10 +171,15 @@ export class PluginClient {
     const health = this.#internal(internalServices().Health);
     const deadline = Date.now() + (options.timeout ?? 5000);
     return new Promise((resolve, reject) => {
-      health.Check({ service: 'plugin' }, { deadline }, (error: ServiceError | null) => {
-        if (error) reject(new PingError({ cause: error, detail: error.details || error.message }));
-        else resolve();
-      });
+      try {
+        health.Check({ service: 'plugin' }, { deadline }, (error: ServiceError | null) => {
+          if (error) reject(new PingError({ cause: error, detail: error.details || error.message }));
+          else resolve();
+        });
+      } catch (error) {
+        // grpc-js throws synchronously once the shared channel is closed (closing a makeClient() client does it).
+        reject(new PingError({ cause: error, detail: (error as Error).message }));
+      }
     });
   }
 
@@ -257,12 +262,19 @@ export class PluginClient {
     const deadline = Date.now() + this.#parts.shutdownTimeout;
     // Any outcome is success (spec §5.5): Go plugins Stop() the server, so the call usually ends UNAVAILABLE.
     return new Promise((resolve) => {
-      controller.Shutdown({}, { deadline }, (error: ServiceError | null) => {
-        if (error && error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED) {
-          this.#log('debug', 'shutdown call ended', { error: error.message });
-        }
+      try {
+        controller.Shutdown({}, { deadline }, (error: ServiceError | null) => {
+          if (error && error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED) {
+            this.#log('debug', 'shutdown call ended', { error: error.message });
+          }
+          resolve();
+        });
+      } catch (error) {
+        // The channel is already closed (closing a makeClient() client closes the shared channel): grpc-js throws
+        // synchronously. kill() must still go on to the signal and the cleanup.
+        this.#log('debug', 'shutdown call failed', { error: (error as Error).message });
         resolve();
-      });
+      }
     });
   }
 

@@ -168,7 +168,14 @@ export class HclogLineParser {
       return { level: 'debug', message: line, timestamp: undefined, fields: {}, raw: line };
     const fields: Record<string, unknown> = {};
     for (const [key, fieldValue] of Object.entries(object)) {
-      if (key !== '@message' && key !== '@level' && key !== '@timestamp') fields[key] = fieldValue;
+      // defineProperty, not assignment: a plugin's `"__proto__"` field must stay data, not become the prototype.
+      if (key !== '@message' && key !== '@level' && key !== '@timestamp')
+        Object.defineProperty(fields, key, {
+          value: fieldValue,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     }
     return {
       level: normalized as PluginLogLevel,

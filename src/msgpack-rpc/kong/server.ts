@@ -16,7 +16,7 @@ import {
   type RegisteredPlugin,
   registerPlugin,
 } from './plugins.js';
-import { removeSocketFile, removeStaleSocket } from './socket-file.js';
+import { bindSocketFile, removeOwnSocketFile, removeStaleSocket } from './socket-file.js';
 import { serveKongConnection, serverPidNotification } from './transport.js';
 
 /** One log line of a {@link KongPluginServer}, delivered to its `logger` hook. */
@@ -113,6 +113,8 @@ export class KongPluginServer {
   private readonly eventTimeout: number;
   private listener: Server | undefined;
   private listeningPath: string | undefined;
+  /** Identity of the socket file we created, so close() never removes a file someone else put there since. */
+  private listeningIdentity: string | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private isClosed = false;
   private readonly closedPromise: Promise<void>;
@@ -241,16 +243,11 @@ export class KongPluginServer {
     const path = this.resolveSocketPath(options);
     await removeStaleSocket(path);
     const listener = createServer({ allowHalfOpen: false }, (socket) => this.serve(socket));
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(path, () => {
-        listener.off('error', reject);
-        resolve();
-      });
-    });
+    const identity = await bindSocketFile(listener, path);
     listener.on('error', (error) => this.log({ level: 'error', message: 'listener error', error }));
     this.listener = listener;
     this.listeningPath = path;
+    this.listeningIdentity = identity;
     this.log({ level: 'info', message: `listening on ${path}` });
     return path;
   }
@@ -297,11 +294,12 @@ export class KongPluginServer {
     for (const connection of this.connections) connection.destroy();
     if (this.listeningPath !== undefined) {
       try {
-        removeSocketFile(this.listeningPath);
+        removeOwnSocketFile(this.listeningPath, this.listeningIdentity);
       } catch (error) {
         this.log({ level: 'warn', message: `cannot remove ${this.listeningPath}`, error });
       }
       this.listeningPath = undefined;
+      this.listeningIdentity = undefined;
     }
     this.resolveClosed();
   }
