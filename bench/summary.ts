@@ -89,6 +89,33 @@ const ADAPTERS: Record<string, (data: Json) => Omit<SummaryRow, 'scenario'>[]> =
         },
       ];
     }),
+  socket: (d) => {
+    const r = obj(d.results);
+    const ratios = obj(d.ratios);
+    const row = (figure: string, baseline: string, ratio: number) => ({
+      figure,
+      baseline,
+      ratio,
+      ...judged(ratio, {}),
+    });
+    return [
+      row(
+        `UnixSocketPool round trip, kept-open connection ${fmt(num(r.poolKeepaliveUs))} µs`,
+        `raw net ${fmt(num(r.rawKeepaliveUs))} µs`,
+        num(ratios.poolKeepaliveVsRaw),
+      ),
+      row(
+        `UnixSocketPool round trip, connection per exchange ${fmt(num(r.poolPerExchangeUs))} µs`,
+        `raw net ${fmt(num(r.rawConnectPerExchangeUs))} µs`,
+        num(ratios.poolPerExchangeVsRaw),
+      ),
+      row(
+        `connectUnix + close ${fmt(num(r.connectUnixUs))} µs`,
+        `net.createConnection + close ${fmt(num(r.netConnectUs))} µs`,
+        num(ratios.connectUnixVsNetConnect),
+      ),
+    ];
+  },
   'kong-conf': (d) => [
     ...(d.scenarios as unknown[]).map((entry) => {
       const s = obj(entry);

@@ -13,6 +13,27 @@ describe('bench summary', () => {
     vi.restoreAllMocks();
   });
 
+  it('reads the socket scenario: pool and connect figures as ratios to raw net, without a target', () => {
+    const rows = summarize('socket', {
+      results: {
+        rawKeepaliveUs: 20,
+        poolKeepaliveUs: 25,
+        rawConnectPerExchangeUs: 100,
+        poolPerExchangeUs: 110,
+        netConnectUs: 70,
+        connectUnixUs: 77,
+      },
+      ratios: { poolKeepaliveVsRaw: 1.25, poolPerExchangeVsRaw: 1.1, connectUnixVsNetConnect: 1.1 },
+    });
+    expect(rows.map((row) => [row.ratio, row.verdict])).toEqual([
+      [1.25, '-'],
+      [1.1, '-'],
+      [1.1, '-'],
+    ]);
+    expect(rows[0]?.figure).toContain('25.0 µs');
+    expect(summarize('socket', { results: {} })[0]?.verdict).toBe('unreadable');
+  });
+
   it('judges kong-event against its own target and rpc against raw and neovim', () => {
     const event = summarize('kong-event', {
       summary: {
