@@ -5,7 +5,16 @@
  * temporary file and renamed so parallel test files never see half a binary, and without cleaning dist/.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ROOT } from './socket.js';
@@ -38,6 +47,8 @@ export async function ensureCliBuilt(): Promise<void> {
     outfile: CLI,
     logLevel: 'silent',
   });
+  // A fresh clone has no dist/ until `npm run build`.
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
   const temporary = `${CLI}.${process.pid}.tmp`;
   writeFileSync(temporary, result.outputFiles[0]?.contents ?? new Uint8Array());
   chmodSync(temporary, 0o755);
