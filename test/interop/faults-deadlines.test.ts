@@ -4,7 +4,7 @@
  * every case ends with no leaked handle, descriptor or child.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +208,69 @@ describe.skipIf(!canMount)('a read-only socket directory', () => {
       test: true,
       exit: false,
       env: { PLUGIN_UNIX_SOCKET_DIR: ro },
+      logger: createHclogLogger({ write: () => {} }),
+    }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(served).toBeInstanceOf(PluginwireError);
+    await expectNoLeaks(before);
+  });
+});
+
+/** A full directory: a tmpfs with room for two inodes, filled, so creating the socket file fails with ENOSPC. */
+function fullDir(): string | undefined {
+  const target = join(dir, 'full');
+  mkdirSync(target);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k,nr_inodes=2', 'tmpfs', target], {
+      stdio: 'ignore',
+    });
+  } catch {
+    return undefined;
+  }
+  cleanups.push(() => execFileSync('umount', [target]));
+  for (let index = 0; ; index++) {
+    try {
+      writeFileSync(join(target, `filler-${index}`), 'x');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') return target;
+      throw error;
+    }
+  }
+}
+
+// Root is needed to mount the small tmpfs; CI runs as root, so the case always runs there.
+const canFill = checkPeer(
+  'a full socket directory (root allowed to mount tmpfs)',
+  process.getuid?.() === 0 && readOnlyPossible,
+);
+
+describe.skipIf(!canFill)('a full (ENOSPC) socket directory', () => {
+  it('listenUnix, KongPluginServer.listen and servePlugin fail with errors naming ENOSPC and leave nothing open', async () => {
+    const full = fullDir()!;
+    const refused = await listenUnix(join(full, 'a.sock')).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(PluginwireError);
+    expect((refused as PluginwireError).code).toBe('SOCKET_BIND_FAILED');
+    expect(String((refused as Error).message) + String((refused as Error).cause)).toContain('ENOSPC');
+    const kong = new KongPluginServer({ socketPath: join(full, 'k.socket') });
+    const kongError = await kong.listen().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await kong.close();
+    // As for a read-only directory: KongPluginServer.listen rejects with the errno error itself.
+    expect(kongError).toMatchObject({ code: 'ENOSPC' });
+    const served = await servePlugin({
+      magicCookieKey: 'BASIC_PLUGIN',
+      magicCookieValue: 'hello',
+      versions: { 1: () => {} },
+      test: true,
+      exit: false,
+      env: { PLUGIN_UNIX_SOCKET_DIR: full },
       logger: createHclogLogger({ write: () => {} }),
     }).then(
       () => undefined,
