@@ -16,6 +16,7 @@ import { alive, call, hostFixturesBuilt, KVPLUGIN, KVService } from './goplugin-
 
 const TS_KV_PLUGIN = join(import.meta.dirname, '..', 'fixtures', 'goplugin', 'ts-kv-plugin.ts');
 const SIGNAL_HOST = join(import.meta.dirname, '..', 'fixtures', 'goplugin-host', 'signal-host.ts');
+const MIDCALL_HOST = join(import.meta.dirname, '..', 'fixtures', 'goplugin-host', 'midcall-host.ts');
 const COOKIE = { magicCookieKey: 'BASIC_PLUGIN', magicCookieValue: 'hello' } as const;
 
 let dir: string;
@@ -94,6 +95,24 @@ describe('a TypeScript plugin when its host dies', () => {
     expect(alive(pluginPid)).toBe(true);
     await host.kill();
     // servePlugin polls its parent once a second (go-plugin itself never notices; go-plugin#10).
+    await expect.poll(() => alive(pluginPid), { timeout: 15_000, interval: 100 }).toBe(false);
+    expect(existsSync(address)).toBe(false);
+    await expectNoLeaks(before);
+  });
+});
+
+describe('a TypeScript plugin when its host dies mid-call', () => {
+  it('with a call in flight on the plugin side: stops serving, removes its socket, nothing crashes', async () => {
+    const host = startPeerWith(MIDCALL_HOST, tsPluginCommand());
+    cleanups.push(() => host.kill());
+    const inflight = await host.line(/^INFLIGHT \d+ \S+$/);
+    const [, pid, address] = inflight.split(' ') as [string, string, string];
+    const pluginPid = Number(pid);
+    cleanups.push(() => {
+      if (alive(pluginPid)) process.kill(pluginPid, 'SIGKILL');
+    });
+    expect(existsSync(address)).toBe(true);
+    await host.kill();
     await expect.poll(() => alive(pluginPid), { timeout: 15_000, interval: 100 }).toBe(false);
     expect(existsSync(address)).toBe(false);
     await expectNoLeaks(before);
