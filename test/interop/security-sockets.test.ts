@@ -86,21 +86,23 @@ describe('socket files and directories', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
-  it('KongPluginServer.listen: NOT owner-only; the socket mode follows the umask (0777 & ~umask)', async () => {
-    // Kong's own plugin servers behave the same; put the socket in a private prefix directory, or use
-    // listenUnix (0600) and KongPluginServer.serve() on its connections.
+  it('KongPluginServer.listen: the socket is 0600 whatever the umask, and socketMode widens it on request', async () => {
     const dir = tempDir();
-    for (const mask of [0o022, 0o077]) {
+    for (const mask of [0o000, 0o022, 0o077]) {
       const server = new KongPluginServer({ socketPath: join(dir, `k${mask}.socket`) });
       const path = await withUmask(mask, () => server.listen());
-      expect(modeOf(path)).toBe(0o777 & ~mask);
+      expect(modeOf(path)).toBe(0o600);
       await server.close();
     }
+    const shared = new KongPluginServer({ socketPath: join(dir, 'shared.socket'), socketMode: 0o660 });
+    const path = await withUmask(0o000, () => shared.listen());
+    expect(modeOf(path)).toBe(0o660);
+    await shared.close();
   });
 
-  it('servePlugin without a host: NOT owner-only; the socket mode follows the umask, in the temp dir', async () => {
+  it('servePlugin without a host: the socket is 0600 even under umask 000', async () => {
     const dir = tempDir();
-    const plugin = await withUmask(0o022, () =>
+    const plugin = await withUmask(0o000, () =>
       servePlugin({
         ...COOKIE,
         versions: { 1: () => {} },
@@ -112,7 +114,7 @@ describe('socket files and directories', () => {
     );
     cleanups.push(() => plugin.stop());
     expect(dirname(plugin.address)).toBe(dir);
-    expect(modeOf(plugin.address)).toBe(0o755);
+    expect(modeOf(plugin.address)).toBe(0o600);
   });
 });
 

@@ -38,7 +38,7 @@ function bindAsync(server: Server, target: string, credentials: ServerCredential
 
 /**
  * Binds `server` where a Go plugin would listen: a Unix socket `plugin<digits>` in `PLUGIN_UNIX_SOCKET_DIR` or the
- * temp dir (group and mode from `PLUGIN_UNIX_SOCKET_GROUP`), or TCP on `127.0.0.1` in the
+ * temp dir (mode 0600, or 0660 owned by `PLUGIN_UNIX_SOCKET_GROUP`), or TCP on `127.0.0.1` in the
  * `PLUGIN_MIN_PORT`..`PLUGIN_MAX_PORT` range scanned upwards.
  *
  * @throws {@link ServeError} (`GOPLUGIN_SOCKET_PATH_TOO_LONG`, `GOPLUGIN_SOCKET_GROUP`, `GOPLUGIN_BIND_FAILED`)
@@ -102,7 +102,15 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
         // already gone
       }
     };
-    if (gid !== undefined) {
+    if (gid === undefined) {
+      // Owner-only: the host that started us runs as our user. go-plugin leaves the umask's mode; we do not.
+      try {
+        chmodSync(path, 0o600);
+      } catch (error) {
+        unlink();
+        throw new ServeError('GOPLUGIN_BIND_FAILED', `cannot make ${path} owner-only`, { cause: error });
+      }
+    } else {
       try {
         chownSync(path, -1, gid);
         chmodSync(path, 0o660);

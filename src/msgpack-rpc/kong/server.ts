@@ -46,6 +46,11 @@ export interface KongPluginServerOptions {
   /** The socket's base name. Default: the name of the first plugin added. */
   name?: string;
   /**
+   * The socket file's mode. Default `0o600`: only this user (Kong's workers run as the user that starts the
+   * plugin server) can connect. Use `0o660` to let the file's group connect too.
+   */
+  socketMode?: number;
+  /**
    * Send `[2, "serverPid", <pid>]` on every accepted connection, so Kong drops its cached instance ids when this
    * process is replaced (spec §6.3). Default `true`.
    */
@@ -243,7 +248,7 @@ export class KongPluginServer {
     const path = this.resolveSocketPath(options);
     await removeStaleSocket(path);
     const listener = createServer({ allowHalfOpen: false }, (socket) => this.serve(socket));
-    const identity = await bindSocketFile(listener, path);
+    const identity = await bindSocketFile(listener, path, this.options.socketMode ?? 0o600);
     listener.on('error', (error) => this.log({ level: 'error', message: 'listener error', error }));
     this.listener = listener;
     this.listeningPath = path;

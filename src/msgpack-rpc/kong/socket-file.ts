@@ -3,7 +3,7 @@
  * removes a stale one before `listen` and its own on close.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { createConnection, type Server } from 'node:net';
 import { KongConfigError, KongSocketInUseError } from './errors.js';
 
@@ -54,11 +54,16 @@ export function fileIdentity(path: string): string | undefined {
  * libuv unlinks the name a server was bound to when it closes, whatever is there by then. So the listener binds
  * a private name that is hard-linked into place: close() then removes only the private name, `path` is removed
  * by {@link removeOwnSocketFile} only while it is still ours, and link(2) refuses (EEXIST) a file that
- * appeared at `path` since the stale check. A path too long for a private sibling binds in place.
+ * appeared at `path` since the stale check. A path too long for a private sibling binds in place. `mode` is set
+ * on the private name, so the socket never appears at `path` with a wider mode (except when bound in place).
  *
  * @throws {@link KongSocketInUseError} when a file appeared at `path` meanwhile; the bind's own errors.
  */
-export async function bindSocketFile(listener: Server, path: string): Promise<string | undefined> {
+export async function bindSocketFile(
+  listener: Server,
+  path: string,
+  mode: number,
+): Promise<string | undefined> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
   const bindTo = Buffer.byteLength(temp) <= 107 ? temp : path;
   await new Promise<void>((resolve, reject) => {
@@ -68,6 +73,12 @@ export async function bindSocketFile(listener: Server, path: string): Promise<st
       resolve();
     });
   });
+  try {
+    chmodSync(bindTo, mode);
+  } catch (error) {
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+    throw error;
+  }
   if (bindTo !== path) {
     try {
       linkSync(bindTo, path);
