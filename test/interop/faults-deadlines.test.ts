@@ -142,6 +142,30 @@ describe('a slow reader', () => {
   });
 });
 
+/** What KongPluginServer.listen and servePlugin (test mode) reject with when they listen in `directory`. */
+async function protocolListenersIn(directory: string): Promise<{ kongError: unknown; served: unknown }> {
+  const rejection = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  const kong = new KongPluginServer({ socketPath: join(directory, 'k.socket') });
+  const kongError = await rejection(kong.listen());
+  await kong.close();
+  const served = await rejection(
+    servePlugin({
+      magicCookieKey: 'BASIC_PLUGIN',
+      magicCookieValue: 'hello',
+      versions: { 1: () => {} },
+      test: true,
+      exit: false,
+      env: { PLUGIN_UNIX_SOCKET_DIR: directory },
+      logger: createHclogLogger({ write: () => {} }),
+    }),
+  );
+  return { kongError, served };
+}
+
 /** A read-only directory: a read-only tmpfs when we are root (root ignores modes), else mode 0500. */
 function readOnlyDir(): string | undefined {
   const target = join(dir, 'ro');
@@ -193,26 +217,9 @@ describe.skipIf(!canMount)('a read-only socket directory', () => {
       (error: unknown) => error,
     );
     expect(nested).toBeInstanceOf(Error);
-    const kong = new KongPluginServer({ socketPath: join(ro, 'k.socket') });
-    const kongError = await kong.listen().then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    await kong.close();
+    const { kongError, served } = await protocolListenersIn(ro);
     // Documented: KongPluginServer.listen rejects with the listen error itself (an errno error, not typed).
     expect(kongError).toMatchObject({ code: expect.stringMatching(/EROFS|EACCES/) });
-    const served = await servePlugin({
-      magicCookieKey: 'BASIC_PLUGIN',
-      magicCookieValue: 'hello',
-      versions: { 1: () => {} },
-      test: true,
-      exit: false,
-      env: { PLUGIN_UNIX_SOCKET_DIR: ro },
-      logger: createHclogLogger({ write: () => {} }),
-    }).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
     expect(served).toBeInstanceOf(PluginwireError);
     await expectNoLeaks(before);
   });
@@ -256,26 +263,9 @@ describe.skipIf(!canFill)('a full (ENOSPC) socket directory', () => {
     expect(refused).toBeInstanceOf(PluginwireError);
     expect((refused as PluginwireError).code).toBe('SOCKET_BIND_FAILED');
     expect(String((refused as Error).message) + String((refused as Error).cause)).toContain('ENOSPC');
-    const kong = new KongPluginServer({ socketPath: join(full, 'k.socket') });
-    const kongError = await kong.listen().then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    await kong.close();
+    const { kongError, served } = await protocolListenersIn(full);
     // As for a read-only directory: KongPluginServer.listen rejects with the errno error itself.
     expect(kongError).toMatchObject({ code: 'ENOSPC' });
-    const served = await servePlugin({
-      magicCookieKey: 'BASIC_PLUGIN',
-      magicCookieValue: 'hello',
-      versions: { 1: () => {} },
-      test: true,
-      exit: false,
-      env: { PLUGIN_UNIX_SOCKET_DIR: full },
-      logger: createHclogLogger({ write: () => {} }),
-    }).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
     expect(served).toBeInstanceOf(PluginwireError);
     await expectNoLeaks(before);
   });
