@@ -72,6 +72,7 @@ export {
   KongConfigError,
   KongConnectError,
   KongEventClosedError,
+  KongListenError,
   KongPdkError,
   KongProtocolError,
   KongSocketInUseError,

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PluginwireError } from '../../src/errors.js';
 import { createHclogLogger, servePlugin } from '../../src/goplugin/index.js';
 import {
+  KongListenError,
   KongPluginClient,
   KongPluginServer,
   QueueFullError,
@@ -218,8 +219,11 @@ describe.skipIf(!canMount)('a read-only socket directory', () => {
     );
     expect(nested).toBeInstanceOf(Error);
     const { kongError, served } = await protocolListenersIn(ro);
-    // Documented: KongPluginServer.listen rejects with the listen error itself (an errno error, not typed).
-    expect(kongError).toMatchObject({ code: expect.stringMatching(/EROFS|EACCES/) });
+    expect(kongError).toBeInstanceOf(KongListenError);
+    expect(kongError).toMatchObject({
+      code: 'MSGPACK_RPC_KONG_LISTEN',
+      errno: expect.stringMatching(/EROFS|EACCES/),
+    });
     expect(served).toBeInstanceOf(PluginwireError);
     await expectNoLeaks(before);
   });
@@ -264,8 +268,8 @@ describe.skipIf(!canFill)('a full (ENOSPC) socket directory', () => {
     expect((refused as PluginwireError).code).toBe('SOCKET_BIND_FAILED');
     expect(String((refused as Error).message) + String((refused as Error).cause)).toContain('ENOSPC');
     const { kongError, served } = await protocolListenersIn(full);
-    // As for a read-only directory: KongPluginServer.listen rejects with the errno error itself.
-    expect(kongError).toMatchObject({ code: 'ENOSPC' });
+    expect(kongError).toBeInstanceOf(KongListenError);
+    expect(kongError).toMatchObject({ code: 'MSGPACK_RPC_KONG_LISTEN', errno: 'ENOSPC' });
     expect(served).toBeInstanceOf(PluginwireError);
     await expectNoLeaks(before);
   });

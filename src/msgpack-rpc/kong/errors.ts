@@ -132,6 +132,32 @@ export class KongSocketInUseError extends RpcError {
 }
 
 /**
+ * {@link KongPluginServer.listen} could not create its socket: the directory is missing, read-only, full
+ * (`ENOSPC`) or not writable by this user, or the stale socket at the path could not be inspected.
+ *
+ * Code `MSGPACK_RPC_KONG_LISTEN`. `errno` is the system error code (`EROFS`, `EACCES`, `ENOSPC`, …) and `cause`
+ * the system error.
+ */
+export class KongListenError extends RpcError {
+  /** The socket path. */
+  readonly socketPath: string;
+  /** The system error code, e.g. `EACCES`; `undefined` when the cause had none. */
+  readonly errno: string | undefined;
+
+  /**
+   * @param socketPath - the socket path that could not be created.
+   * @param cause - the system error.
+   */
+  constructor(socketPath: string, cause: unknown) {
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super('MSGPACK_RPC_KONG_LISTEN', `cannot listen on ${socketPath}: ${detail}`, { cause });
+    this.socketPath = socketPath;
+    this.errno = errno;
+  }
+}
+
+/**
  * The Kong side could not connect to the plugin server's socket (after the `connectRetry` grace period, if one
  * is set).
  *

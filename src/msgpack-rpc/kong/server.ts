@@ -5,7 +5,8 @@
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { KongConfigError } from './errors.js';
+import { RpcError } from '../errors.js';
+import { KongConfigError, KongListenError } from './errors.js';
 import { type EventHooks, ServerEvent, type StepData, safeText } from './event.js';
 import { InstanceRegistry, MAX_INSTANCE_ID, status } from './instances.js';
 import {
@@ -239,16 +240,24 @@ export class KongPluginServer {
    * @param options - overrides of the constructor's `socketPath` and `prefix` (the command line uses them).
    * @returns the socket path.
    * @throws {@link KongSocketInUseError} when another server answers on the path; {@link KongConfigError} when
-   *   the path exists and is not a socket, or the server is closed or already listening; the `listen` error
-   *   (`EACCES`, …) otherwise.
+   *   the path exists and is not a socket, or the server is closed or already listening;
+   *   {@link KongListenError} (with the system `errno`: `EACCES`, `EROFS`, `ENOSPC`, …) when the socket cannot be
+   *   created.
    */
   async listen(options: KongListenOptions = {}): Promise<string> {
     if (this.isClosed) throw new KongConfigError('server is closed');
     if (this.listener !== undefined) throw new KongConfigError('server is already listening');
     const path = this.resolveSocketPath(options);
-    await removeStaleSocket(path);
     const listener = createServer({ allowHalfOpen: false }, (socket) => this.serve(socket));
-    const identity = await bindSocketFile(listener, path, this.options.socketMode ?? 0o600);
+    let identity: string | undefined;
+    try {
+      await removeStaleSocket(path);
+      identity = await bindSocketFile(listener, path, this.options.socketMode ?? 0o600);
+    } catch (error) {
+      // Our own errors say what is wrong already; a system error gets a typed wrapper that keeps its errno.
+      if (error instanceof RpcError) throw error;
+      throw new KongListenError(path, error);
+    }
     listener.on('error', (error) => this.log({ level: 'error', message: 'listener error', error }));
     this.listener = listener;
     this.listeningPath = path;
