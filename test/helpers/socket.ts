@@ -4,7 +4,9 @@ import type { EventEmitter } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { decode, encode } from '@msgpack/msgpack';
 import { buildSync } from 'esbuild';
+import type { UnixSocketPool } from '../../src/socket/index.js';
 
 /** The worktree root (tests run from it). */
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -191,4 +193,28 @@ export function isRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * One msgpack-RPC request, one response, on a pooled connection. One frame per write: kong-js-pluginserver
+ * decodes each chunk on its own and crashes on two frames in one chunk (Kong/kong-js-pdk: listener.js).
+ */
+export async function call(
+  pool: UnixSocketPool,
+  msgid: number,
+  method: string,
+  args: unknown[] = [],
+): Promise<unknown[]> {
+  return pool.exchange(async (lease) => {
+    await lease.write(encode([0, msgid, method, args]));
+    const chunks: Buffer[] = [];
+    for (;;) {
+      chunks.push(await lease.read());
+      try {
+        return decode(Buffer.concat(chunks)) as unknown[];
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+      }
+    }
+  });
 }

@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { decode, encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolvePluginServers } from '../../src/kong-conf/index.js';
 import { PluginServerSupervisor, UnixSocketPool } from '../../src/socket/index.js';
 import { checkPeer } from '../helpers/peers.js';
-import { isRunning, once, ROOT, removeDir, SOCKET_FIXTURES, tempSocketDir } from '../helpers/socket.js';
+import { call, isRunning, once, ROOT, removeDir, SOCKET_FIXTURES, tempSocketDir } from '../helpers/socket.js';
 
 // Composes two independent modules the way an application would: kong-conf resolves the servers a kong.conf
 // declares, the socket module supervises them. Neither module imports the other.
@@ -17,22 +16,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function getStatus(pool: UnixSocketPool, msgid: number): Promise<unknown[]> {
-  return pool.exchange(async (lease) => {
-    // One frame per write: kong-js-pluginserver crashes on two frames in one chunk.
-    await lease.write(encode([0, msgid, 'plugin.GetStatus', []]));
-    const chunks: Buffer[] = [];
-    for (;;) {
-      chunks.push(await lease.read());
-      try {
-        return decode(Buffer.concat(chunks)) as unknown[];
-      } catch (error) {
-        if (!(error instanceof RangeError)) throw error;
-      }
-    }
-  });
-}
 
 describe.skipIf(!present)('a kong.conf, resolvePluginServers, and the supervisor', () => {
   it('supervises the server a kong.conf declares: SIGKILLed, respawned, serving again', async () => {
@@ -60,14 +43,14 @@ describe.skipIf(!present)('a kong.conf, resolvePluginServers, and the supervisor
 
     await supervisor.start();
     const first = supervisor.pid!;
-    expect((await getStatus(pool, 1))[3]).toMatchObject({ Pid: first });
+    expect((await call(pool, 1, 'plugin.GetStatus'))[3]).toMatchObject({ Pid: first });
 
     const restarted = once<{ pid: number; generation: number }>(supervisor, 'restart', 30_000);
     process.kill(first, 'SIGKILL');
     const { pid, generation } = await restarted;
     expect(generation).toBe(2);
     expect(isRunning(first)).toBe(false);
-    const again = await getStatus(pool, 2);
+    const again = await call(pool, 2, 'plugin.GetStatus');
     expect(again.slice(0, 3)).toEqual([1, 2, null]);
     expect(again[3]).toMatchObject({ Pid: pid });
   });

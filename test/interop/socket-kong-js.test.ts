@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { decode, encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PluginServerSupervisor, UnixSocketPool } from '../../src/socket/index.js';
 import { checkPeer } from '../helpers/peers.js';
-import { isRunning, once, ROOT, removeDir, SOCKET_FIXTURES, tempSocketDir } from '../helpers/socket.js';
+import { call, isRunning, once, ROOT, removeDir, SOCKET_FIXTURES, tempSocketDir } from '../helpers/socket.js';
 
 /** kong-pdk's plugin server (Kong/kong-js-pdk), installed as a dev dependency. */
 const KONG_JS_PLUGINSERVER = join(ROOT, 'node_modules/.bin/kong-js-pluginserver');
@@ -15,30 +14,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/**
- * One msgpack-RPC request, one response, on a pooled connection. One frame per write: kong-js-pluginserver
- * decodes each chunk on its own and crashes on two frames in one chunk (Kong/kong-js-pdk: listener.js).
- */
-async function call(
-  pool: UnixSocketPool,
-  msgid: number,
-  method: string,
-  args: unknown[] = [],
-): Promise<unknown[]> {
-  return pool.exchange(async (lease) => {
-    await lease.write(encode([0, msgid, method, args]));
-    const chunks: Buffer[] = [];
-    for (;;) {
-      chunks.push(await lease.read());
-      try {
-        return decode(Buffer.concat(chunks)) as unknown[];
-      } catch (error) {
-        if (!(error instanceof RangeError)) throw error;
-      }
-    }
-  });
-}
 
 describe.skipIf(!present)("supervising kong-pdk's kong-js-pluginserver", () => {
   it('starts it, serves msgpack-RPC, respawns it after SIGKILL and serves again', async () => {
