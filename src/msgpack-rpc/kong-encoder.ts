@@ -66,7 +66,7 @@ export class KongEncoder {
   constructor(private readonly extensionCodec: ExtensionCodecType<undefined> | undefined) {}
 
   /**
-   * @returns a fresh copy of the encoded bytes.
+   * @returns a fresh copy of the encoded bytes, in a Buffer (see {@link MessageCodec.encode} for why).
    * @throws EncodeError for unsupported values, ext values, bigints and nesting over 100.
    */
   encode(value: unknown): Uint8Array {
@@ -75,7 +75,9 @@ export class KongEncoder {
     try {
       this.position = 0;
       this.write(value, 1);
-      return this.bytes.slice(0, this.position);
+      const out = Buffer.allocUnsafe(this.position);
+      out.set(this.bytes.subarray(0, this.position));
+      return out;
     } finally {
       this.entered = false;
     }

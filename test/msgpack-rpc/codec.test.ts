@@ -53,6 +53,18 @@ function decodeError(codec: MessageCodec, bytes: Uint8Array): ProtocolError {
 }
 
 describe('MessageCodec encoding', () => {
+  it('returns independent Buffers in both modes (write() takes them without a conversion)', () => {
+    for (const encoding of ['standard', 'kong'] as const) {
+      const codec = new MessageCodec({ encoding });
+      const first = codec.encode([0, 1, 'a', [1]]);
+      const second = codec.encode([0, 2, 'b', [2]]);
+      expect(Buffer.isBuffer(first) && Buffer.isBuffer(second)).toBe(true);
+      // The encoder's scratch buffer is reused; a returned value must not change under the next encode.
+      expect([...first]).toEqual([0x94, 0x00, 0x01, 0xa1, 0x61, 0x91, 0x01]);
+      expect([...second]).toEqual([0x94, 0x00, 0x02, 0xa1, 0x62, 0x91, 0x02]);
+    }
+  });
+
   it('T34: an error text of 32 bytes is str8 in standard mode and str16 in Kong mode', () => {
     const message = [1, 1, 'method not found: method.missing', null];
     expect(toHex(standard.encode(message))).toMatch(/^94 01 01 d9 20 6d 65 74 68 6f 64 /);

@@ -120,7 +120,8 @@ describe('Kong encoder text and integers', () => {
     expect(decode(kong.encode(map))).toEqual(map);
     expect(kong.encode(new Uint8Array(300))[0]).toBe(0xc5);
     expect(kong.encode(new Uint8Array(70_000))[0]).toBe(0xc6);
-    expect(decode(kong.encode(new Uint16Array([1, 2])))).toEqual(
+    // The encoder returns a Buffer, and decode() returns bin values as views of its input: compare the bytes.
+    expect(Uint8Array.from(decode(kong.encode(new Uint16Array([1, 2]))) as Uint8Array)).toEqual(
       new Uint8Array(new Uint16Array([1, 2]).buffer),
     );
   });

@@ -1,4 +1,4 @@
-import { type Duplex, PassThrough, Writable } from 'node:stream';
+import { Duplex, PassThrough, Writable } from 'node:stream';
 import { decodeMulti } from '@msgpack/msgpack';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
@@ -69,6 +69,31 @@ describe('RpcPeer requests and responses', () => {
     await expect(call).resolves.toBe(1);
     await waitFor(() => h.errors.length === 1);
     expect(h.errors[0]).toMatchObject({ reason: 'unknown-msgid', msgid: 1 });
+  });
+
+  it('settles a call whose transport answers synchronously inside write()', async () => {
+    // An in-memory transport that pushes the response before write() returns, in both write modes.
+    for (const options of [{}, { maxOutgoingInFlight: 1 }]) {
+      const transport: Duplex = new Duplex({
+        read() {},
+        write(chunk: Buffer, _encoding, callback) {
+          for (const message of decodeMulti(chunk)) {
+            const [, msgid, , params] = message as [number, number, string, unknown[]];
+            transport.push(Buffer.from([0x94, 0x01, msgid, 0xc0, params[0] as number]));
+          }
+          callback();
+        },
+      });
+      const peer = new RpcPeer(transport, options);
+      cleanups.push(() => peer.destroy());
+      // Until the stream has flowed once, push() defers 'data' to a later tick; from then on it is synchronous.
+      await expect(peer.request('echo', [5], { timeout: 1000 })).resolves.toBe(5);
+      const calls = [
+        peer.request('echo', [7], { timeout: 1000 }),
+        peer.request('echo', [9], { timeout: 1000 }),
+      ];
+      await expect(Promise.all(calls)).resolves.toEqual([7, 9]);
+    }
   });
 
   it('T54: both sides call each other on one connection, both with msgid 1', async () => {
