@@ -45,8 +45,9 @@ export interface OutgoingWriterOptions {
  * that honours `write()` returning false until `'drain'`.
  *
  * - Pipelined mode (`maxInFlight` not 1): messages produced during one event-loop turn are combined into one
- *   `write()`, flushed from a microtask: after the current callback and the continuations it resolved (a
- *   `'data'` pass answering many requests, or many callers issuing their next call) have run.
+ *   `write()`, flushed from a microtask: after the current callback and the continuations it resolved (many
+ *   callers issuing their next call) have run. During the peer's `'data'` pass the flush is held and done at its
+ *   end ({@link OutgoingWriter.hold}), so the answers of synchronous handlers need no microtask.
  * - One-in-flight mode (`maxInFlight` 1): each message is its own `write()` call, never batched, never split;
  *   kong-pdk 0.6 crashes when two messages arrive in one read (`Kong/kong-js-pdk: listener.js`). Requests and
  *   notifications wait until no request is outstanding; responses are not gated.
@@ -62,6 +63,7 @@ export class OutgoingWriter {
   private ready: OutgoingItem[] = [];
   private blocked = false;
   private flushScheduled = false;
+  private holding = false;
   private stopped = false;
   private flushing = false;
   private readonly batching: boolean;
@@ -134,6 +136,22 @@ export class OutgoingWriter {
     return dropped;
   }
 
+  /**
+   * Holds the per-turn flush while the peer dispatches one chunk's frames; {@link releaseHold} writes what they
+   * produced. Responses of synchronous handlers then go out at the end of the pass without a microtask, which
+   * saves a microtask checkpoint per incoming chunk; anything that becomes ready later (async handlers, the
+   * continuations of settled calls) takes the microtask path as before.
+   */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /** Ends {@link hold}: writes the messages that became ready meanwhile, in one `write()`. */
+  releaseHold(): void {
+    this.holding = false;
+    if (this.ready.length > 0) this.flush();
+  }
+
   /** Writes everything ready now (used before ending the stream). */
   flushNow(): void {
     this.flushScheduled = false;
@@ -178,7 +196,7 @@ export class OutgoingWriter {
     if (this.stopped || this.blocked) return;
     if (!this.batching) {
       this.flush();
-    } else if (!this.flushScheduled) {
+    } else if (!this.flushScheduled && !this.holding) {
       this.flushScheduled = true;
       // A resolved promise's then(), not queueMicrotask(): the same microtask queue, without the AsyncResource
       // queueMicrotask() creates per call (measurable at one call in flight).

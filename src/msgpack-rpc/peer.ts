@@ -392,6 +392,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
   private processFrames(): void {
     if (this.inDataPass) return;
     this.inDataPass = true;
+    this.writer.hold();
     try {
       while (this.reading && this.paused.size === 0) {
         let frame: Frame | undefined;
@@ -406,6 +407,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
       }
     } finally {
       this.inDataPass = false;
+      this.writer.releaseHold();
     }
   }
 
