@@ -3,13 +3,16 @@
  *
  *   npm run bench -- rpc
  *
- * Kinds: `raw` (55-byte echo, no codec: the baseline), `module` (pluginwire's RpcPeer on both sides), `neovim`
- * (the neovim package's msgpack-RPC Transport on both sides: the peer reference). Patterns: one call in flight
- * on one connection, 64 connections with one call in flight each (Kong's pattern), and 64 calls pipelined on one
- * connection. Every (kind, pattern) gets a fresh server process per round; all nine run round-robin for
- * ROUNDS rounds, and each round's ratios are taken against raw from the same round (spec §12.2). Prints medians
- * and writes bench/results/rpc.json. The window is shorter than the spec's 1.5 s (WINDOW below) to keep the whole
- * scenario near two minutes on a shared 2-core machine; the round-robin keeps drift spread across kinds.
+ * Kinds: `raw` (55-byte echo, no codec: the baseline; the client writes one 55-byte buffer per round trip, as
+ * spec §12.2 describes), `module` (pluginwire's RpcPeer on both sides), `neovim` (the neovim package's
+ * msgpack-RPC Transport on both sides: the peer reference). For the pipelined pattern also `raw-batched`, for
+ * reading only: the raw client answers each chunk with one write of all the round trips it completed, which no
+ * message-by-message peer can do. Patterns: one call in flight on one connection, 64 connections with one call in
+ * flight each (Kong's pattern), and 64 calls pipelined on one connection. `RPC_BENCH_PATTERNS=64-pipelined` (comma
+ * separated) runs only some patterns. Every (kind, pattern) gets a fresh server process per round; all ten run
+ * round-robin for ROUNDS rounds (`RPC_BENCH_ROUNDS`, default 5), and each round's ratios are taken against raw
+ * from the same round. Timing as in spec §12.2: 300 ms of warm-up, then a 1.5 s window. Prints medians and
+ * writes bench/results/rpc.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,13 +24,19 @@ import { fileURLToPath } from 'node:url';
 import { Decoder, decodeMulti, encode } from '@msgpack/msgpack';
 import { FrameDecoder, MessageCodec, RpcPeer } from '../src/msgpack-rpc/index.js';
 
-const ROUNDS = 5;
-const WARMUP = 250;
-const WINDOW = 800;
+const ROUNDS = Number(process.env.RPC_BENCH_ROUNDS ?? 5);
+const WARMUP = 300;
+const WINDOW = 1500;
 const KINDS = ['raw', 'module', 'neovim'] as const;
-const PATTERNS = ['1-in-flight', '64-connections', '64-pipelined'] as const;
-type Kind = (typeof KINDS)[number];
-type Pattern = (typeof PATTERNS)[number];
+const ALL_PATTERNS = ['1-in-flight', '64-connections', '64-pipelined'] as const;
+type Kind = (typeof KINDS)[number] | 'raw-batched';
+type Pattern = (typeof ALL_PATTERNS)[number];
+const PATTERNS: readonly Pattern[] = process.env.RPC_BENCH_PATTERNS
+  ? ALL_PATTERNS.filter((pattern) => process.env.RPC_BENCH_PATTERNS!.split(',').includes(pattern))
+  : ALL_PATTERNS;
+/** The kinds measured for a pattern: `raw-batched` only differs from `raw` when calls are pipelined. */
+const kindsOf = (pattern: Pattern): readonly Kind[] =>
+  pattern === '64-pipelined' ? [...KINDS, 'raw-batched'] : KINDS;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -51,7 +60,8 @@ interface Server {
 
 function startServer(kind: Kind, directory: string, name: string): Promise<Server> {
   const path = join(directory, `${name}.sock`);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'rpc-server.ts'), kind, path], {
+  const serverKind = kind === 'raw-batched' ? 'raw' : kind;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'rpc-server.ts'), serverKind, path], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -96,7 +106,8 @@ async function measure(kind: Kind, pattern: Pattern, path: string): Promise<numb
   const stops: (() => Promise<void>)[] = [];
 
   for (const socket of sockets) {
-    if (kind === 'raw') {
+    if (kind === 'raw' || kind === 'raw-batched') {
+      const batched = kind === 'raw-batched';
       let received = 0;
       socket.on('data', (chunk: Buffer) => {
         received += chunk.length;
@@ -104,7 +115,9 @@ async function measure(kind: Kind, pattern: Pattern, path: string): Promise<numb
         if (done === 0) return;
         received -= done * 55;
         count += done;
-        if (running) socket.write(done === 1 ? RAW_REQUEST : Buffer.concat(Array(done).fill(RAW_REQUEST)));
+        if (!running) return;
+        if (!batched || done === 1) for (let index = 0; index < done; index++) socket.write(RAW_REQUEST);
+        else socket.write(Buffer.concat(Array(done).fill(RAW_REQUEST)));
       });
       for (let index = 0; index < inFlight; index++) socket.write(RAW_REQUEST);
       stops.push(async () => {
@@ -308,8 +321,8 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       const servers = new Map<string, Server>();
       await Promise.all(
-        KINDS.flatMap((kind) =>
-          PATTERNS.map(async (pattern) => {
+        PATTERNS.flatMap((pattern) =>
+          kindsOf(pattern).map(async (kind) => {
             servers.set(
               key(kind, pattern),
               await startServer(kind, directory, `${round}-${kind}-${pattern}`),
@@ -319,7 +332,7 @@ async function main(): Promise<void> {
       );
       const roundRates = new Map<string, number>();
       for (const pattern of PATTERNS) {
-        for (const kind of KINDS) {
+        for (const kind of kindsOf(pattern)) {
           const server = servers.get(key(kind, pattern))!;
           // neovim's Transport leaves a rejected promise behind when its stream ends (spec §12.2).
           if (kind === 'neovim') process.on('unhandledRejection', swallow);
@@ -340,6 +353,13 @@ async function main(): Promise<void> {
         const neovim = roundRates.get(key('neovim', pattern))!;
         ratios.set(`${pattern}/raw`, [...(ratios.get(`${pattern}/raw`) ?? []), module / raw]);
         ratios.set(`${pattern}/neovim`, [...(ratios.get(`${pattern}/neovim`) ?? []), module / neovim]);
+        const batched = roundRates.get(key('raw-batched', pattern));
+        if (batched !== undefined) {
+          ratios.set(`${pattern}/raw-batched`, [
+            ...(ratios.get(`${pattern}/raw-batched`) ?? []),
+            module / batched,
+          ]);
+        }
       }
       process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`);
     }
@@ -354,7 +374,7 @@ async function main(): Promise<void> {
   };
   const table = PATTERNS.map((pattern) => {
     const row: Record<string, unknown> = { pattern };
-    for (const kind of KINDS) {
+    for (const kind of kindsOf(pattern)) {
       const values = rates.get(key(kind, pattern))!;
       row[kind] = {
         median: median(values),
@@ -367,21 +387,25 @@ async function main(): Promise<void> {
     const toNeovim = median(ratios.get(`${pattern}/neovim`)!);
     row.moduleToRaw = toRaw;
     row.moduleToNeovim = toNeovim;
+    const toBatched = ratios.get(`${pattern}/raw-batched`);
+    if (toBatched !== undefined) row.moduleToRawBatched = median(toBatched);
     row.targetToRaw = targets[pattern];
     row.targetToNeovim = 1.5;
     row.pass = toRaw >= targets[pattern] && toNeovim >= 1.5;
     return row;
   });
 
-  process.stdout.write('\nround trips/s, median of 5 [min-max]; ratios are medians of per-round ratios\n');
+  process.stdout.write(
+    `\nround trips/s, median of ${ROUNDS} [min-max]; ratios are medians of per-round ratios\n`,
+  );
   const format = (value: number) => Math.round(value).toLocaleString('en-US');
   for (const row of table) {
-    const cells = KINDS.map((kind) => {
+    const cells = kindsOf(row.pattern as Pattern).map((kind) => {
       const stats = row[kind] as { median: number; min: number; max: number };
       return `${kind} ${format(stats.median)} [${format(stats.min)}-${format(stats.max)}]`;
     });
     process.stdout.write(
-      `${String(row.pattern).padEnd(15)} ${cells.join('  ')}\n${''.padEnd(15)} module/raw ${(row.moduleToRaw as number).toFixed(2)} (target ≥ ${row.targetToRaw})  module/neovim ${(row.moduleToNeovim as number).toFixed(2)}× (target ≥ 1.5)  ${row.pass ? 'PASS' : 'MISS'}\n`,
+      `${String(row.pattern).padEnd(15)} ${cells.join('  ')}\n${''.padEnd(15)} module/raw ${(row.moduleToRaw as number).toFixed(2)} (target ≥ ${row.targetToRaw})  module/neovim ${(row.moduleToNeovim as number).toFixed(2)}× (target ≥ 1.5)  ${row.pass ? 'PASS' : 'MISS'}${row.moduleToRawBatched === undefined ? '' : `  (module/raw-batched ${(row.moduleToRawBatched as number).toFixed(2)}, no target)`}\n`,
     );
   }
 
