@@ -61,6 +61,12 @@ const ADAPTERS: Record<string, (data: Json) => Omit<SummaryRow, 'scenario'>[]> =
       ...judged(num(d.firstCallRatioTsOverGo), { atMost: 1.2 }),
     },
     {
+      figure: `the same less Node's own spawn() ${fmt(num(d.nodeSpawnBlockingMs))} ms`,
+      baseline: `Go host ${fmt(num(d.goHostFirstCallMs))} ms`,
+      ratio: num(d.firstCallRatioWithoutNodeSpawn),
+      ...judged(num(d.firstCallRatioWithoutNodeSpawn), {}),
+    },
+    {
       figure: `TS host Put+Get ${fmt(num(d.tsHostCallsPerSec))} calls/s`,
       baseline: `Go host ${fmt(num(d.goHostCallsPerSec))} calls/s`,
       ratio: num(d.callsRatioTsOverGo),
