@@ -7,13 +7,16 @@ import { optionalPositive } from './options.js';
 import { ITEM_WRITTEN, type OutgoingItem, type OutgoingWriter } from './outgoing.js';
 import type { RequestOptions } from './schema.js';
 
-/** @internal */
-export interface PendingCall {
+/**
+ * A call waiting for its response. It is also its request's {@link OutgoingItem}: one object per call.
+ *
+ * @internal
+ */
+export interface PendingCall extends OutgoingItem {
   readonly msgid: number;
   readonly method: string;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  item: OutgoingItem | undefined;
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -79,32 +82,29 @@ export class OutgoingCalls {
     }
     return new Promise((resolve, reject) => {
       const call: PendingCall = {
+        bytes,
+        kind: 'request',
+        state: 0,
+        onWritten: hooks.tracing
+          ? (item) => {
+              (item as PendingCall).writtenAt = performance.now();
+              hooks.send('request', msgid, method, bytes, message);
+            }
+          : undefined,
         msgid,
         method,
         resolve,
         reject,
-        item: undefined,
         timer: undefined,
         signal,
         onAbort: undefined,
         writtenAt: 0,
         timeoutMs,
       };
-      call.item = {
-        bytes,
-        kind: 'request',
-        state: 0,
-        onWritten: hooks.tracing
-          ? () => {
-              call.writtenAt = performance.now();
-              hooks.send('request', msgid, method, bytes, message);
-            }
-          : undefined,
-      };
       // Registered before the write: a transport may deliver the answer synchronously inside write().
       this.pending.set(msgid, call);
       try {
-        writer.enqueue(call.item);
+        writer.enqueue(call);
       } catch (error) {
         this.pending.delete(msgid);
         allocator.unallocate(msgid);
@@ -125,7 +125,7 @@ export class OutgoingCalls {
   /** The pending call a response for `msgid` may settle (only a written request can be answered). */
   written(msgid: number): PendingCall | undefined {
     const call = this.pending.get(msgid);
-    return call && call.item?.state === ITEM_WRITTEN ? call : undefined;
+    return call !== undefined && call.state === ITEM_WRITTEN ? call : undefined;
   }
 
   /**
@@ -183,10 +183,9 @@ export class OutgoingCalls {
   private settle(call: PendingCall): boolean {
     this.pending.delete(call.msgid);
     this.clearTimers(call);
-    const item = call.item!;
-    const written = item.state === ITEM_WRITTEN;
+    const written = call.state === ITEM_WRITTEN;
     if (written) this.options.writer.release();
-    else this.options.writer.cancel(item);
+    else this.options.writer.cancel(call);
     return written;
   }
 
@@ -199,7 +198,7 @@ export class OutgoingCalls {
 
   private abandon(call: PendingCall, error: Error): void {
     if (!this.pending.has(call.msgid)) return;
-    if (call.item?.state === ITEM_WRITTEN && this.options.closeOnAbandon) {
+    if (call.state === ITEM_WRITTEN && this.options.closeOnAbandon) {
       // The peer may still answer, or not have read it yet: the connection is in an unknown state. Close it
       // before the freed slot could let a queued call through.
       this.pending.delete(call.msgid);
@@ -224,7 +223,7 @@ export class OutgoingCalls {
   }
 
   private abort(call: PendingCall): void {
-    const sent = call.item?.state === ITEM_WRITTEN;
+    const sent = call.state === ITEM_WRITTEN;
     this.abandon(call, new RequestAbortedError(call.method, call.msgid, sent, call.signal?.reason));
   }
 }
