@@ -2,14 +2,16 @@
  * Server side of `rpc.bench.ts`, one process per (kind, pattern): listens on the Unix socket path argv[3] and
  * answers `[0, id, "plugin.HandleEvent", [event]]` with `[1, id, nil, event]`.
  *
- *   raw     echoes bytes (no codec)
- *   module  pluginwire's RpcPeer
- *   neovim  the neovim package's msgpack-RPC Transport
+ *   raw         echoes bytes (no codec)
+ *   codec-only  one reused @msgpack/msgpack Decoder and Encoder per connection, nothing else (one message per chunk)
+ *   module      pluginwire's RpcPeer
+ *   neovim      the neovim package's msgpack-RPC Transport
  *
  * Prints `ready` when listening; exits on SIGTERM or when stdin closes.
  */
 import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import { RpcPeer } from '../src/msgpack-rpc/index.js';
 
 const [kind, path] = process.argv.slice(2);
@@ -27,6 +29,25 @@ function serve(socket: Socket): void {
   socket.on('error', () => socket.destroy());
   if (kind === 'raw') {
     socket.on('data', (chunk: Buffer) => socket.write(chunk));
+  } else if (kind === 'codec-only') {
+    const decoder = new Decoder();
+    const encoder = new Encoder();
+    let partial: Buffer | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      const bytes = partial === undefined ? chunk : Buffer.concat([partial, chunk]);
+      let request: [number, number, string, unknown[]];
+      try {
+        request = decoder.decode(bytes) as typeof request;
+      } catch {
+        partial = bytes; // the rest of the message comes in the next chunk
+        return;
+      }
+      partial = undefined;
+      const shared = encoder.encodeSharedRef([1, request[1], null, request[3][0]]);
+      const out = Buffer.allocUnsafe(shared.length);
+      out.set(shared);
+      socket.write(out);
+    });
   } else if (kind === 'module') {
     const peer = new RpcPeer(socket);
     peer.handle('plugin.HandleEvent', ([event]) => event);

@@ -7,7 +7,10 @@
  * spec §12.2 describes), `module` (pluginwire's RpcPeer on both sides), `neovim` (the neovim package's
  * msgpack-RPC Transport on both sides: the peer reference). For the pipelined pattern also `raw-batched`, for
  * reading only: the raw client answers each chunk with one write of all the round trips it completed, which no
- * message-by-message peer can do. Patterns: one call in flight on one connection, 64 connections with one call in
+ * message-by-message peer can do. For the two one-in-flight patterns also `codec-only`, for reading only: each side
+ * decodes every message with one reused `@msgpack/msgpack` Decoder and answers it through one reused Encoder, with
+ * no framing, limits, validation, correlation or dispatch; it shows how close to raw any peer built on that codec
+ * can come on this machine (it assumes one message per chunk, which holds with one call in flight). Patterns: one call in flight on one connection, 64 connections with one call in
  * flight each (Kong's pattern), and 64 calls pipelined on one connection. `RPC_BENCH_PATTERNS=64-pipelined` (comma
  * separated) runs only some patterns. Every (kind, pattern) gets a fresh server process per round; all ten run
  * round-robin for ROUNDS rounds (`RPC_BENCH_ROUNDS`, default 5), and each round's ratios are taken against raw
@@ -21,7 +24,7 @@ import { createConnection, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Decoder, decodeMulti, encode } from '@msgpack/msgpack';
+import { Decoder, decodeMulti, Encoder, encode } from '@msgpack/msgpack';
 import { FrameDecoder, MessageCodec, RpcPeer } from '../src/msgpack-rpc/index.js';
 
 const ROUNDS = Number(process.env.RPC_BENCH_ROUNDS ?? 5);
@@ -29,14 +32,14 @@ const WARMUP = 300;
 const WINDOW = 1500;
 const KINDS = ['raw', 'module', 'neovim'] as const;
 const ALL_PATTERNS = ['1-in-flight', '64-connections', '64-pipelined'] as const;
-type Kind = (typeof KINDS)[number] | 'raw-batched';
+type Kind = (typeof KINDS)[number] | 'raw-batched' | 'codec-only';
 type Pattern = (typeof ALL_PATTERNS)[number];
 const PATTERNS: readonly Pattern[] = process.env.RPC_BENCH_PATTERNS
   ? ALL_PATTERNS.filter((pattern) => process.env.RPC_BENCH_PATTERNS!.split(',').includes(pattern))
   : ALL_PATTERNS;
 /** The kinds measured for a pattern: `raw-batched` only differs from `raw` when calls are pipelined. */
 const kindsOf = (pattern: Pattern): readonly Kind[] =>
-  pattern === '64-pipelined' ? [...KINDS, 'raw-batched'] : KINDS;
+  pattern === '64-pipelined' ? [...KINDS, 'raw-batched'] : [...KINDS, 'codec-only'];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -123,6 +126,30 @@ async function measure(kind: Kind, pattern: Pattern, path: string): Promise<numb
       stops.push(async () => {
         socket.end();
       });
+    } else if (kind === 'codec-only') {
+      const decoder = new Decoder();
+      const encoder = new Encoder();
+      let msgid = 0;
+      let partial: Buffer | undefined;
+      const send = () => {
+        const shared = encoder.encodeSharedRef([0, ++msgid, METHOD, [EVENT]]);
+        const bytes = Buffer.allocUnsafe(shared.length);
+        bytes.set(shared);
+        socket.write(bytes);
+      };
+      socket.on('data', (chunk: Buffer) => {
+        const bytes = partial === undefined ? chunk : Buffer.concat([partial, chunk]);
+        try {
+          decoder.decode(bytes);
+        } catch {
+          partial = bytes; // the rest of the message comes in the next chunk
+          return;
+        }
+        partial = undefined;
+        count++;
+        if (running) send();
+      });
+      send();
     } else if (kind === 'module') {
       const peer = new RpcPeer(socket);
       const loops = Array.from({ length: inFlight }, async () => {
@@ -353,6 +380,13 @@ async function main(): Promise<void> {
         const neovim = roundRates.get(key('neovim', pattern))!;
         ratios.set(`${pattern}/raw`, [...(ratios.get(`${pattern}/raw`) ?? []), module / raw]);
         ratios.set(`${pattern}/neovim`, [...(ratios.get(`${pattern}/neovim`) ?? []), module / neovim]);
+        const codecOnly = roundRates.get(key('codec-only', pattern));
+        if (codecOnly !== undefined) {
+          ratios.set(`${pattern}/codec-only-raw`, [
+            ...(ratios.get(`${pattern}/codec-only-raw`) ?? []),
+            codecOnly / raw,
+          ]);
+        }
         const batched = roundRates.get(key('raw-batched', pattern));
         if (batched !== undefined) {
           ratios.set(`${pattern}/raw-batched`, [
@@ -387,6 +421,8 @@ async function main(): Promise<void> {
     const toNeovim = median(ratios.get(`${pattern}/neovim`)!);
     row.moduleToRaw = toRaw;
     row.moduleToNeovim = toNeovim;
+    const codecOnlyToRaw = ratios.get(`${pattern}/codec-only-raw`);
+    if (codecOnlyToRaw !== undefined) row.codecOnlyToRaw = median(codecOnlyToRaw);
     const toBatched = ratios.get(`${pattern}/raw-batched`);
     if (toBatched !== undefined) row.moduleToRawBatched = median(toBatched);
     row.targetToRaw = targets[pattern];
@@ -405,7 +441,7 @@ async function main(): Promise<void> {
       return `${kind} ${format(stats.median)} [${format(stats.min)}-${format(stats.max)}]`;
     });
     process.stdout.write(
-      `${String(row.pattern).padEnd(15)} ${cells.join('  ')}\n${''.padEnd(15)} module/raw ${(row.moduleToRaw as number).toFixed(2)} (target ≥ ${row.targetToRaw})  module/neovim ${(row.moduleToNeovim as number).toFixed(2)}× (target ≥ 1.5)  ${row.pass ? 'PASS' : 'MISS'}${row.moduleToRawBatched === undefined ? '' : `  (module/raw-batched ${(row.moduleToRawBatched as number).toFixed(2)}, no target)`}\n`,
+      `${String(row.pattern).padEnd(15)} ${cells.join('  ')}\n${''.padEnd(15)} module/raw ${(row.moduleToRaw as number).toFixed(2)} (target ≥ ${row.targetToRaw})  module/neovim ${(row.moduleToNeovim as number).toFixed(2)}× (target ≥ 1.5)  ${row.pass ? 'PASS' : 'MISS'}${row.moduleToRawBatched === undefined ? '' : `  (module/raw-batched ${(row.moduleToRawBatched as number).toFixed(2)}, no target)`}${row.codecOnlyToRaw === undefined ? '' : `  (codec-only/raw ${(row.codecOnlyToRaw as number).toFixed(2)}: the codec's own ceiling)`}\n`,
     );
   }
 
