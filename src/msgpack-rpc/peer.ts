@@ -60,6 +60,8 @@ function isMsgid(value: number | undefined): value is number {
  * - `request()` allocates a msgid (wrapping at 2^32, skipping ids in use), encodes at call time (an encode error
  *   rejects at once), and settles exactly once: result, `RemoteError`, `TimeoutError`, `RequestAbortedError`, or
  *   `ConnectionClosedError` (whose `cause` says why).
+ * - Writes (default mode): the messages of one event-loop turn go out in one `write()`; the answers that
+ *   synchronous handlers give while one incoming chunk is dispatched are written as soon as that chunk is done.
  * - One-in-flight mode (`maxOutgoingInFlight: 1`, as in {@link KONG_PROFILE}): never pipelines; every message is one
  *   `write()` call; notifications before a response are handled before the caller's continuation.
  * - Malformed input never throws out: it becomes a `ProtocolError` for `onError` and the trace hook; fatal ones

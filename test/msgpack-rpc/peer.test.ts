@@ -71,6 +71,28 @@ describe('RpcPeer requests and responses', () => {
     expect(h.errors[0]).toMatchObject({ reason: 'unknown-msgid', msgid: 1 });
   });
 
+  it('answers the requests of one chunk in one write, made before the pass returns', async () => {
+    const readable = new PassThrough();
+    const writes: Buffer[] = [];
+    const writable = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        writes.push(chunk);
+        callback();
+      },
+    });
+    const peer = new RpcPeer({ readable, writable });
+    cleanups.push(() => peer.destroy());
+    peer.handle('echo', ([value]) => value);
+    // Registered after the peer's own listener: it runs right after the peer's data pass, before any microtask.
+    const seen = new Promise<number>((resolve) => readable.once('data', () => resolve(writes.length)));
+    // Three requests in one chunk: 94 00 <id> a4 "echo" 91 <value>.
+    readable.write(
+      hex('94 00 01 a4 65 63 68 6f 91 01 94 00 02 a4 65 63 68 6f 91 02 94 00 03 a4 65 63 68 6f 91 03'),
+    );
+    expect(await seen).toBe(1);
+    expect(toHex(writes[0]!)).toBe('94 01 01 c0 01 94 01 02 c0 02 94 01 03 c0 03');
+  });
+
   it('settles a call whose transport answers synchronously inside write()', async () => {
     // An in-memory transport that pushes the response before write() returns, in both write modes.
     for (const options of [{}, { maxOutgoingInFlight: 1 }]) {
