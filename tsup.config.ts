@@ -2,7 +2,7 @@ import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineConfig } from 'tsup';
 
-const modules = ['kong-conf', 'msgpack-rpc', 'goplugin', 'socket'];
+const modules = ['kong-conf', 'msgpack-rpc', 'kong-rpc', 'goplugin', 'socket'];
 
 /** Copies every `src/<module>/protos` folder to `dist/<module>/protos` so the `.proto` files load at run time. */
 function copyProtos(): void {

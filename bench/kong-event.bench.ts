@@ -12,7 +12,8 @@ import { createConnection } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KONG_PROFILE, KongPluginClient, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { KongPluginClient } from '../src/kong-rpc/index.js';
+import { KONG_PROFILE, RpcPeer } from '../src/msgpack-rpc/index.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = join(benchDir, '..');

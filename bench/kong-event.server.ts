@@ -5,7 +5,8 @@
  *   node --import tsx bench/kong-event.server.ts <kong socket> <echo socket>
  */
 import { createServer } from 'node:net';
-import { KONG_PROFILE, type KongPdk, KongPluginServer, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { type KongPdk, KongPluginServer } from '../src/kong-rpc/index.js';
+import { KONG_PROFILE, RpcPeer } from '../src/msgpack-rpc/index.js';
 
 const [kongSocket, echoSocket] = process.argv.slice(2);
 if (kongSocket === undefined || echoSocket === undefined)

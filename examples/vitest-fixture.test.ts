@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type KongPdkHandler, KongPluginClient } from '../src/msgpack-rpc/index.js';
+import { type KongPdkHandler, KongPluginClient } from '../src/kong-rpc/index.js';
 import { PluginServerSupervisor } from '../src/socket/index.js';
 
 const SERVER = fileURLToPath(new URL('gateway/ts-pluginserver.ts', import.meta.url));

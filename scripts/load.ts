@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import { type Client, loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { startPlugin } from '../src/goplugin/index.js';
-import { KongPluginClient, KongPluginServer, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { KongPluginClient, KongPluginServer } from '../src/kong-rpc/index.js';
+import { RpcPeer } from '../src/msgpack-rpc/index.js';
 import { KV_PROTO_DIR, KVPLUGIN } from '../test/fixtures/go/fixtures.js';
 
 interface Options {

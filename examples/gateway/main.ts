@@ -23,7 +23,8 @@ import { type GrpcObject, loadPackageDefinition, type ServiceClientConstructor }
 import { loadSync } from '@grpc/proto-loader';
 import { type PluginClient, startPlugin } from '../../src/goplugin/index.js';
 import { parseKongConf, queryPluginServer, resolvePluginServers } from '../../src/kong-conf/index.js';
-import { type KongPhase, KongPluginClient, type Message } from '../../src/msgpack-rpc/index.js';
+import { type KongPhase, KongPluginClient } from '../../src/kong-rpc/index.js';
+import type { Message } from '../../src/msgpack-rpc/index.js';
 import { PluginServerSupervisor } from '../../src/socket/index.js';
 import { type Exchange, gatewayPdk } from './pdk.js';
 import { startTap, type Tap } from './tap.js';

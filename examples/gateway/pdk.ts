@@ -3,8 +3,8 @@
  * own PDK is far larger; this one answers the request, response and log functions the demo plugins use, and
  * nil (with a trace line) for anything else, as Kong answers an unknown field.
  */
-import type { KongPdkHandler } from '../../src/msgpack-rpc/index.js';
-import { pdkFailure } from '../../src/msgpack-rpc/index.js';
+import type { KongPdkHandler } from '../../src/kong-rpc/index.js';
+import { pdkFailure } from '../../src/kong-rpc/index.js';
 
 /** One HTTP request as it travels through the gateway. */
 export interface Exchange {

@@ -6,7 +6,7 @@
  * Plugin `stamp`: in access, blocks `host: blocked.example` with kong.response.exit(403) and otherwise stamps
  * the response with `x-stamp` and the request method; in log, logs what it saw.
  */
-import { type KongPdk, KongPluginServer, runPluginServerCli } from '../../src/msgpack-rpc/index.js';
+import { type KongPdk, KongPluginServer, runPluginServerCli } from '../../src/kong-rpc/index.js';
 
 interface StampConfig {
   tag?: string;

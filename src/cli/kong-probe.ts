@@ -1,5 +1,5 @@
 /** `pluginwire kong-probe <socket>`: a running Kong plugin server's status and plugin infos. */
-import { KongPluginClient, type KongRemotePluginInfo } from '../msgpack-rpc/index.js';
+import { KongPluginClient, type KongRemotePluginInfo } from '../kong-rpc/index.js';
 import { table } from './handshake.js';
 import {
   type CliIo,

@@ -23,12 +23,11 @@ import fc from 'fast-check';
 import { PluginwireError } from '../../src/errors.js';
 import { FirstLineReader, HclogLineParser, parseHandshake } from '../../src/goplugin/index.js';
 import { kongProperties, parseDump, parseKongConf, resolvePluginServers } from '../../src/kong-conf/index.js';
+import { KongPluginClient, KongPluginServer } from '../../src/kong-rpc/index.js';
 import {
   createMemoryDuplexPair,
   FrameDecoder,
   KONG_PROFILE,
-  KongPluginClient,
-  KongPluginServer,
   MessageCodec,
   parseMessage,
 } from '../../src/msgpack-rpc/index.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { KongPluginServer } from '../../src/msgpack-rpc/index.js';
+import { KongPluginServer } from '../../src/kong-rpc/index.js';
 import { goFixturesBuilt, KVPLUGIN } from '../fixtures/go/fixtures.js';
 import { ensureCliBuilt, runCli } from '../helpers/cli.js';
 import { checkPeer } from '../helpers/peers.js';
@@ -111,7 +111,7 @@ describe('pluginwire kong-probe against a KongPluginServer', () => {
   it('exits 1 with the connect error for a socket nobody listens on, 2 for a bad --timeout', async () => {
     const run = await runCli(['kong-probe', join(dir, 'nobody.sock'), '--timeout', '2000']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('MSGPACK_RPC_KONG_CONNECT');
+    expect(run.stderr).toContain('KONG_RPC_CONNECT');
     expect(run.stderr).toContain('ENOENT');
     expect((await runCli(['kong-probe', socketPath, '--timeout', 'soon'])).code).toBe(2);
   });

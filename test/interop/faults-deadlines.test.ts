@@ -11,14 +11,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PluginwireError } from '../../src/errors.js';
 import { createHclogLogger, servePlugin } from '../../src/goplugin/index.js';
-import {
-  KongListenError,
-  KongPluginClient,
-  KongPluginServer,
-  QueueFullError,
-  RpcPeer,
-  TimeoutError,
-} from '../../src/msgpack-rpc/index.js';
+import { KongListenError, KongPluginClient, KongPluginServer } from '../../src/kong-rpc/index.js';
+import { QueueFullError, RpcPeer, TimeoutError } from '../../src/msgpack-rpc/index.js';
 import { listenUnix } from '../../src/socket/index.js';
 import { checkPeer } from '../helpers/peers.js';
 import { expectNoLeaks, type ResourceSnapshot, settles, snapshot } from './faults-helpers.js';
@@ -221,7 +215,7 @@ describe.skipIf(!canMount)('a read-only socket directory', () => {
     const { kongError, served } = await protocolListenersIn(ro);
     expect(kongError).toBeInstanceOf(KongListenError);
     expect(kongError).toMatchObject({
-      code: 'MSGPACK_RPC_KONG_LISTEN',
+      code: 'KONG_RPC_LISTEN',
       errno: expect.stringMatching(/EROFS|EACCES/),
     });
     expect(served).toBeInstanceOf(PluginwireError);
@@ -269,7 +263,7 @@ describe.skipIf(!canFill)('a full (ENOSPC) socket directory', () => {
     expect(String((refused as Error).message) + String((refused as Error).cause)).toContain('ENOSPC');
     const { kongError, served } = await protocolListenersIn(full);
     expect(kongError).toBeInstanceOf(KongListenError);
-    expect(kongError).toMatchObject({ code: 'MSGPACK_RPC_KONG_LISTEN', errno: 'ENOSPC' });
+    expect(kongError).toMatchObject({ code: 'KONG_RPC_LISTEN', errno: 'ENOSPC' });
     expect(served).toBeInstanceOf(PluginwireError);
     await expectNoLeaks(before);
   });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PluginwireError } from '../../src/errors.js';
-import { KongPluginClient, KongPluginServer, type KongServerLogEntry } from '../../src/msgpack-rpc/index.js';
+import { KongPluginClient, KongPluginServer, type KongServerLogEntry } from '../../src/kong-rpc/index.js';
 import { PluginServerSupervisor } from '../../src/socket/index.js';
 import {
   expectNoLeaks,

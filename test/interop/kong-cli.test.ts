@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KongPluginClient } from '../../src/msgpack-rpc/index.js';
+import { KongPluginClient } from '../../src/kong-rpc/index.js';
 import { tempDir } from './kong-helpers.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/kong-ts/hello-server.ts', import.meta.url));
@@ -97,7 +97,7 @@ describe('runPluginServerCli as Kong runs it', () => {
       // once on a new instance. Kong goes through the same two steps.
       expect(resets).toEqual([
         [undefined, 'server-pid'],
-        ['hello', expect.objectContaining({ code: 'MSGPACK_RPC_NO_PLUGIN_INSTANCE' })],
+        ['hello', expect.objectContaining({ code: 'KONG_RPC_NO_PLUGIN_INSTANCE' })],
       ]);
       await client.runEvent('hello', {}, 'access', pdk);
       expect(resets).toHaveLength(2);

@@ -4,15 +4,13 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ConnectionClosedError,
   KongConnectError,
   type KongPdkHandler,
   KongPluginClient,
   KongPluginServer,
   type KongServerLogEntry,
-  RemoteError,
-  TimeoutError,
-} from '../../src/msgpack-rpc/index.js';
+} from '../../src/kong-rpc/index.js';
+import { ConnectionClosedError, RemoteError, TimeoutError } from '../../src/msgpack-rpc/index.js';
 import { tempDir } from './kong-helpers.js';
 
 const resources: (() => Promise<void> | void)[] = [];
@@ -139,7 +137,7 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
     await Promise.all(traffic);
 
     expect(resets.length).toBeGreaterThanOrEqual(1);
-    expect(resets[0]).toEqual(['echo', expect.objectContaining({ code: 'MSGPACK_RPC_NO_PLUGIN_INSTANCE' })]);
+    expect(resets[0]).toEqual(['echo', expect.objectContaining({ code: 'KONG_RPC_NO_PLUGIN_INSTANCE' })]);
     // Only events caught by the restart itself may fail, and only because the connection or server went away.
     for (const failure of failures) {
       const closedByRestart =

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from '@msgpack/msgpack';
-import type { KongPdk, KongPluginDefinition } from '../../src/msgpack-rpc/index.js';
+import type { KongPdk, KongPluginDefinition } from '../../src/kong-rpc/index.js';
 
 /** A temp directory removed by `dispose()`. */
 export function tempDir(prefix: string): { path: string; dispose(): void } {

@@ -7,13 +7,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  EMPTY_MAP,
-  KongEventClosedError,
-  KongPluginServer,
-  KongStepError,
-  MessageCodec,
-} from '../../src/msgpack-rpc/index.js';
+import { KongEventClosedError, KongPluginServer, KongStepError } from '../../src/kong-rpc/index.js';
+import { EMPTY_MAP, MessageCodec } from '../../src/msgpack-rpc/index.js';
 import { checkPeer, commandSucceeds } from '../helpers/peers.js';
 import {
   everyStepPlugin,

@@ -13,8 +13,8 @@ import {
   KongPluginClient,
   NoPluginInstanceError,
   pdkFailure,
-  RemoteError,
-} from '../../src/msgpack-rpc/index.js';
+} from '../../src/kong-rpc/index.js';
+import { RemoteError } from '../../src/msgpack-rpc/index.js';
 import { checkPeer } from '../helpers/peers.js';
 import { tempDir } from './kong-helpers.js';
 

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KongPluginClient } from '../../src/msgpack-rpc/index.js';
+import { KongPluginClient } from '../../src/kong-rpc/index.js';
 import { checkPeer } from '../helpers/peers.js';
 import { tempDir } from './kong-helpers.js';
 
@@ -30,8 +30,8 @@ function kongExamples(): string[] {
 
 function program(dir: string, name: string, code: string, replacements: [string, string][] = []): string {
   let source = code.replaceAll(
-    "'pluginwire/msgpack-rpc'",
-    `'${pathToFileURL(join(root, 'src/msgpack-rpc/index.ts')).href}'`,
+    "'pluginwire/kong-rpc'",
+    `'${pathToFileURL(join(root, 'src/kong-rpc/index.ts')).href}'`,
   );
   for (const [from, to] of replacements) {
     expect(source).toContain(from);

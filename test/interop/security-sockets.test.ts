@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PluginwireError } from '../../src/errors.js';
 import { createHclogLogger, servePlugin, startPlugin } from '../../src/goplugin/index.js';
-import { KongPluginServer } from '../../src/msgpack-rpc/index.js';
+import { KongPluginServer } from '../../src/kong-rpc/index.js';
 import { listenUnix } from '../../src/socket/index.js';
 
 const TS_KV_PLUGIN = join(import.meta.dirname, '..', 'fixtures', 'goplugin', 'ts-kv-plugin.ts');

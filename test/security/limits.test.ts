@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_LINE_BYTES } from '../../src/goplugin/index.js';
+import { KongPluginServer } from '../../src/kong-rpc/index.js';
 import {
   createMemoryDuplexPair,
   DEFAULT_MAX_CONTAINER_LENGTH,
@@ -15,7 +16,6 @@ import {
   FrameDecoder,
   FrameTooLargeError,
   KONG_PROFILE,
-  KongPluginServer,
   MessageCodec,
   ProtocolError,
   RpcPeer,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createPdk, toSnakeCase } from '../../../src/msgpack-rpc/kong/pdk.js';
+import { createPdk, toSnakeCase } from '../../src/kong-rpc/pdk.js';
 
 describe('toSnakeCase', () => {
   it.each([

@@ -4,10 +4,8 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { MessageCodec } from '../codec.js';
-import { KONG_PROFILE, type RpcPeerOptions } from '../options.js';
-import { RpcPeer } from '../peer.js';
-import { KongProtocolError } from './errors.js';
+import { KONG_PROFILE, MessageCodec, RpcPeer, type RpcPeerOptions } from '../../msgpack-rpc/index.js';
+import { KongProtocolError } from '../errors.js';
 
 const codecs = new Map<number, MessageCodec>();
 const DEFAULT_MAX_FRAME_BYTES = KONG_PROFILE.maxFrameBytes ?? 128 * 1024 * 1024;

@@ -2,7 +2,7 @@
  * The Kong side of Kong's MsgPack:1 plugin-server protocol: what Kong's `mp_rpc.lua` and `plugin.lua` do, for
  * gateways, tools and tests that run Kong's external plugins (Go, JS, Python plugin servers) unchanged.
  */
-import { RemoteError } from '../errors.js';
+import { RemoteError } from '../msgpack-rpc/index.js';
 import { EventDeadline, isPromiseLike, runPdk } from './deadline.js';
 import { KongConfigError, NoPluginInstanceError } from './errors.js';
 import { InstanceCache } from './instance-cache.js';

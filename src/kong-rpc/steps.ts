@@ -4,7 +4,7 @@
  * `Kong/kong: kong/runloop/plugin_servers/rpc/mp_rpc.lua` (`get_step_method`, `must_fix`, `fix_mmap`,
  * `fix_raw`) and the overrides of `Kong/kong: kong/runloop/plugin_servers/plugin.lua`.
  */
-import { EMPTY_MAP } from '../kong-encoder.js';
+import { EMPTY_MAP } from '../msgpack-rpc/index.js';
 
 /** PDK methods whose call ends the nginx request: Kong sends no Step after them. */
 export const TERMINAL_PDK_METHODS: ReadonlySet<string> = new Set([

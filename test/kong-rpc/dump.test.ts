@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parsePluginServerArgs, runPluginServerCli } from '../../../src/msgpack-rpc/kong/dump.js';
-import { KongConfigError } from '../../../src/msgpack-rpc/kong/errors.js';
-import { KongPluginServer } from '../../../src/msgpack-rpc/kong/server.js';
+import { parsePluginServerArgs, runPluginServerCli } from '../../src/kong-rpc/dump.js';
+import { KongConfigError } from '../../src/kong-rpc/errors.js';
+import { KongPluginServer } from '../../src/kong-rpc/server.js';
 
 describe('parsePluginServerArgs', () => {
   it('accepts Go-style and GNU-style spellings, values after a space or =', () => {

@@ -5,10 +5,10 @@
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { RpcError } from '../errors.js';
-import { KongConfigError, KongListenError } from './errors.js';
+import { KongConfigError, KongListenError, KongRpcError } from './errors.js';
 import { type EventHooks, ServerEvent, type StepData, safeText } from './event.js';
 import { InstanceRegistry, MAX_INSTANCE_ID, status } from './instances.js';
+import { serveKongConnection, serverPidNotification } from './msgpack/transport.js';
 import {
   isKongPhase,
   isRecord,
@@ -18,7 +18,6 @@ import {
   registerPlugin,
 } from './plugins.js';
 import { bindSocketFile, removeOwnSocketFile, removeStaleSocket } from './socket-file.js';
-import { serveKongConnection, serverPidNotification } from './transport.js';
 
 /** One log line of a {@link KongPluginServer}, delivered to its `logger` hook. */
 export interface KongServerLogEntry {
@@ -255,7 +254,7 @@ export class KongPluginServer {
       identity = await bindSocketFile(listener, path, this.options.socketMode ?? 0o600);
     } catch (error) {
       // Our own errors say what is wrong already; a system error gets a typed wrapper that keeps its errno.
-      if (error instanceof RpcError) throw error;
+      if (error instanceof KongRpcError) throw error;
       throw new KongListenError(path, error);
     }
     listener.on('error', (error) => this.log({ level: 'error', message: 'listener error', error }));

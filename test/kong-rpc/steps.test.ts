@@ -6,8 +6,8 @@ import {
   pdkFailure,
   stepMethodFor,
   TERMINAL_PDK_METHODS,
-} from '../../../src/msgpack-rpc/kong/steps.js';
-import { EMPTY_MAP } from '../../../src/msgpack-rpc/kong-encoder.js';
+} from '../../src/kong-rpc/steps.js';
+import { EMPTY_MAP } from '../../src/msgpack-rpc/kong-encoder.js';
 
 describe('stepMethodFor (mp_rpc get_step_method)', () => {
   it.each([

@@ -3,11 +3,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EncodeError } from '../../../src/msgpack-rpc/errors.js';
-import { KongPluginClient } from '../../../src/msgpack-rpc/kong/client.js';
-import { KongConfigError, KongPdkError, KongProtocolError } from '../../../src/msgpack-rpc/kong/errors.js';
-import { KONG_PROFILE } from '../../../src/msgpack-rpc/options.js';
-import { RpcPeer } from '../../../src/msgpack-rpc/peer.js';
+import { KongPluginClient } from '../../src/kong-rpc/client.js';
+import { KongConfigError, KongPdkError, KongProtocolError } from '../../src/kong-rpc/errors.js';
+import { EncodeError } from '../../src/msgpack-rpc/errors.js';
+import { KONG_PROFILE } from '../../src/msgpack-rpc/options.js';
+import { RpcPeer } from '../../src/msgpack-rpc/peer.js';
 
 type Handler = (method: string, param: unknown) => unknown;
 

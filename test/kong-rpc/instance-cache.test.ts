@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InstanceCache } from '../../../src/msgpack-rpc/kong/instance-cache.js';
+import { InstanceCache } from '../../src/kong-rpc/instance-cache.js';
 
 function backend() {
   const started: [string, Record<string, unknown>][] = [];

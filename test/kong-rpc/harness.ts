@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KongPluginServer, type KongPluginServerOptions } from '../../../src/msgpack-rpc/kong/server.js';
-import { KONG_PROFILE } from '../../../src/msgpack-rpc/options.js';
-import { RpcPeer } from '../../../src/msgpack-rpc/peer.js';
+import { KongPluginServer, type KongPluginServerOptions } from '../../src/kong-rpc/server.js';
+import { KONG_PROFILE } from '../../src/msgpack-rpc/options.js';
+import { RpcPeer } from '../../src/msgpack-rpc/peer.js';
 
 export interface Harness {
   dir: string;

@@ -5,9 +5,14 @@
  * module's pool can take its place.
  */
 import { createConnection, type Socket } from 'node:net';
-import { ConnectionClosedError, EncodeError, RemoteError, RequestAbortedError } from '../errors.js';
+import {
+  ConnectionClosedError,
+  EncodeError,
+  RemoteError,
+  RequestAbortedError,
+} from '../msgpack-rpc/index.js';
 import { KongConnectError } from './errors.js';
-import { type KongClientConnection, openKongClientConnection } from './transport.js';
+import { type KongClientConnection, openKongClientConnection } from './msgpack/transport.js';
 
 /** Options of the pool. */
 export interface PoolOptions {

@@ -7,9 +7,9 @@ import {
   KongEventClosedError,
   KongSocketInUseError,
   KongStepError,
-} from '../../../src/msgpack-rpc/kong/errors.js';
-import type { KongPdk } from '../../../src/msgpack-rpc/kong/pdk.js';
-import { KongPluginServer } from '../../../src/msgpack-rpc/kong/server.js';
+} from '../../src/kong-rpc/errors.js';
+import type { KongPdk } from '../../src/kong-rpc/pdk.js';
+import { KongPluginServer } from '../../src/kong-rpc/server.js';
 import { type Harness, startHarness } from './harness.js';
 
 let harness: Harness | undefined;

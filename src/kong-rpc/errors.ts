@@ -1,14 +1,20 @@
-import type { PluginwireErrorOptions } from '../../errors.js';
-import { RpcError } from '../errors.js';
+import { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
+
+/**
+ * Base class of every error `pluginwire/kong-rpc` throws or rejects with. Codes start with `KONG_RPC_`.
+ * Transport-level failures of the MsgPack:1 protocol (timeouts, aborts, closed connections) are
+ * `pluginwire/msgpack-rpc`'s `RpcError` subclasses, because they come from its `RpcPeer`.
+ */
+export class KongRpcError extends PluginwireError {}
 
 /**
  * The plugin server does not know the instance id it was asked about (`no plugin instance #<id>`, matched
  * case-insensitively, as Kong does in `Kong/kong: kong/runloop/plugin_servers/rpc/mp_rpc.lua`). The server was
  * most likely restarted; the instance cache of {@link KongPluginClient} restarts the instance and retries.
  *
- * Code `MSGPACK_RPC_NO_PLUGIN_INSTANCE`. `cause` is the `RemoteError` the server answered with.
+ * Code `KONG_RPC_NO_PLUGIN_INSTANCE`. `cause` is the `RemoteError` the server answered with.
  */
-export class NoPluginInstanceError extends RpcError {
+export class NoPluginInstanceError extends KongRpcError {
   /** The instance id the server did not know. */
   readonly instanceId: number;
 
@@ -18,7 +24,7 @@ export class NoPluginInstanceError extends RpcError {
    * @param options - `cause`: the `RemoteError`.
    */
   constructor(instanceId: number, message?: string, options?: PluginwireErrorOptions) {
-    super('MSGPACK_RPC_NO_PLUGIN_INSTANCE', message ?? `no plugin instance #${instanceId}`, options);
+    super('KONG_RPC_NO_PLUGIN_INSTANCE', message ?? `no plugin instance #${instanceId}`, options);
     this.instanceId = instanceId;
   }
 }
@@ -28,9 +34,9 @@ export class NoPluginInstanceError extends RpcError {
  * is neither `"ret"` nor `{Method, Args}`, a result of the wrong shape. Kong raises a Lua error in these cases;
  * the Kong side rejects the call with this error.
  *
- * Code `MSGPACK_RPC_KONG_PROTOCOL`.
+ * Code `KONG_RPC_PROTOCOL`.
  */
-export class KongProtocolError extends RpcError {
+export class KongProtocolError extends KongRpcError {
   /** The plugin-server method whose result was unusable. */
   readonly method: string;
 
@@ -39,7 +45,7 @@ export class KongProtocolError extends RpcError {
    * @param message - what was wrong.
    */
   constructor(method: string, message: string) {
-    super('MSGPACK_RPC_KONG_PROTOCOL', `${method}: ${message}`);
+    super('KONG_RPC_PROTOCOL', `${method}: ${message}`);
     this.method = method;
   }
 }
@@ -48,9 +54,9 @@ export class KongProtocolError extends RpcError {
  * The caller's PDK implementation threw while {@link KongPluginClient.handleEvent} ran one of the plugin's PDK
  * calls. Kong fails the nginx request in that case and never sends another Step, so the event is abandoned.
  *
- * Code `MSGPACK_RPC_KONG_PDK`. `cause` is what the PDK implementation threw.
+ * Code `KONG_RPC_PDK`. `cause` is what the PDK implementation threw.
  */
-export class KongPdkError extends RpcError {
+export class KongPdkError extends KongRpcError {
   /** The PDK method the plugin called, e.g. `kong.request.get_header`. */
   readonly method: string;
 
@@ -61,7 +67,7 @@ export class KongPdkError extends RpcError {
   constructor(method: string, options?: PluginwireErrorOptions) {
     const cause = options?.cause;
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super('MSGPACK_RPC_KONG_PDK', `PDK method ${method} failed: ${detail}`, options);
+    super('KONG_RPC_PDK', `PDK method ${method} failed: ${detail}`, options);
     this.method = method;
   }
 }
@@ -71,9 +77,9 @@ export class KongPdkError extends RpcError {
  * called `kong.response.exit`/`kong.response.error`, the event expired (no Step for longer than the server's
  * `eventTimeout`), Kong answered with `plugin.StepError` (Kong 2.x), or the server closed.
  *
- * Code `MSGPACK_RPC_KONG_EVENT_CLOSED`.
+ * Code `KONG_RPC_EVENT_CLOSED`.
  */
-export class KongEventClosedError extends RpcError {
+export class KongEventClosedError extends KongRpcError {
   /** The event id. */
   readonly eventId: number;
   /** The PDK method that could not be answered. */
@@ -85,7 +91,7 @@ export class KongEventClosedError extends RpcError {
    * @param reason - why the event is over.
    */
   constructor(eventId: number, method: string, reason: string) {
-    super('MSGPACK_RPC_KONG_EVENT_CLOSED', `PDK method ${method} not answered: event ${eventId} ${reason}`);
+    super('KONG_RPC_EVENT_CLOSED', `PDK method ${method} not answered: event ${eventId} ${reason}`);
     this.eventId = eventId;
     this.method = method;
   }
@@ -95,9 +101,9 @@ export class KongEventClosedError extends RpcError {
  * Kong answered a plugin's PDK call with `plugin.StepError` (Kong 2.3–2.8 do this when the PDK function returned
  * `nil, err`). The plugin's awaiting call rejects with this error.
  *
- * Code `MSGPACK_RPC_KONG_STEP_ERROR`.
+ * Code `KONG_RPC_STEP_ERROR`.
  */
-export class KongStepError extends RpcError {
+export class KongStepError extends KongRpcError {
   /** The PDK method that failed. */
   readonly method: string;
   /** The error text Kong sent. */
@@ -108,7 +114,7 @@ export class KongStepError extends RpcError {
    * @param detail - Kong's error text.
    */
   constructor(method: string, detail: string) {
-    super('MSGPACK_RPC_KONG_STEP_ERROR', `PDK method ${method} failed: ${detail}`);
+    super('KONG_RPC_STEP_ERROR', `PDK method ${method} failed: ${detail}`);
     this.method = method;
     this.detail = detail;
   }
@@ -118,15 +124,15 @@ export class KongStepError extends RpcError {
  * Another live plugin server already answers on the socket path, so {@link KongPluginServer.listen} refuses to
  * take it over (a stale socket file with nobody behind it is removed instead).
  *
- * Code `MSGPACK_RPC_KONG_SOCKET_IN_USE`.
+ * Code `KONG_RPC_SOCKET_IN_USE`.
  */
-export class KongSocketInUseError extends RpcError {
+export class KongSocketInUseError extends KongRpcError {
   /** The socket path. */
   readonly socketPath: string;
 
   /** @param socketPath - the socket path another server answers on. */
   constructor(socketPath: string) {
-    super('MSGPACK_RPC_KONG_SOCKET_IN_USE', `another plugin server answers on ${socketPath}`);
+    super('KONG_RPC_SOCKET_IN_USE', `another plugin server answers on ${socketPath}`);
     this.socketPath = socketPath;
   }
 }
@@ -135,10 +141,10 @@ export class KongSocketInUseError extends RpcError {
  * {@link KongPluginServer.listen} could not create its socket: the directory is missing, read-only, full
  * (`ENOSPC`) or not writable by this user, or the stale socket at the path could not be inspected.
  *
- * Code `MSGPACK_RPC_KONG_LISTEN`. `errno` is the system error code (`EROFS`, `EACCES`, `ENOSPC`, …) and `cause`
+ * Code `KONG_RPC_LISTEN`. `errno` is the system error code (`EROFS`, `EACCES`, `ENOSPC`, …) and `cause`
  * the system error.
  */
-export class KongListenError extends RpcError {
+export class KongListenError extends KongRpcError {
   /** The socket path. */
   readonly socketPath: string;
   /** The system error code, e.g. `EACCES`; `undefined` when the cause had none. */
@@ -151,7 +157,7 @@ export class KongListenError extends RpcError {
   constructor(socketPath: string, cause: unknown) {
     const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super('MSGPACK_RPC_KONG_LISTEN', `cannot listen on ${socketPath}: ${detail}`, { cause });
+    super('KONG_RPC_LISTEN', `cannot listen on ${socketPath}: ${detail}`, { cause });
     this.socketPath = socketPath;
     this.errno = errno;
   }
@@ -161,9 +167,9 @@ export class KongListenError extends RpcError {
  * The Kong side could not connect to the plugin server's socket (after the `connectRetry` grace period, if one
  * is set).
  *
- * Code `MSGPACK_RPC_KONG_CONNECT`. `cause` is the socket error (`ENOENT`, `ECONNREFUSED`, …).
+ * Code `KONG_RPC_CONNECT`. `cause` is the socket error (`ENOENT`, `ECONNREFUSED`, …).
  */
-export class KongConnectError extends RpcError {
+export class KongConnectError extends KongRpcError {
   /** The socket path. */
   readonly socketPath: string;
 
@@ -174,7 +180,7 @@ export class KongConnectError extends RpcError {
   constructor(socketPath: string, options?: PluginwireErrorOptions) {
     const cause = options?.cause;
     const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    super('MSGPACK_RPC_KONG_CONNECT', `cannot connect to plugin server at ${socketPath}${detail}`, options);
+    super('KONG_RPC_CONNECT', `cannot connect to plugin server at ${socketPath}${detail}`, options);
     this.socketPath = socketPath;
   }
 }
@@ -183,11 +189,11 @@ export class KongConnectError extends RpcError {
  * A plugin definition given to {@link KongPluginServer.addPlugin}, or a command line given to
  * {@link runPluginServerCli}, is invalid.
  *
- * Code `MSGPACK_RPC_KONG_CONFIG`.
+ * Code `KONG_RPC_CONFIG`.
  */
-export class KongConfigError extends RpcError {
+export class KongConfigError extends KongRpcError {
   /** @param message - what is wrong. */
   constructor(message: string) {
-    super('MSGPACK_RPC_KONG_CONFIG', message);
+    super('KONG_RPC_CONFIG', message);
   }
 }

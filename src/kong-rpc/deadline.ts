@@ -2,7 +2,7 @@
  * The Kong side's per-event bound: one deadline (Kong's read timeout is 60 s per operation; here it bounds the
  * whole event) and the caller's cancellation, shared by the event's requests and PDK calls, with one timer.
  */
-import { RequestAbortedError, TimeoutError } from '../errors.js';
+import { RequestAbortedError, TimeoutError } from '../msgpack-rpc/index.js';
 import { KongPdkError } from './errors.js';
 import type { CallOptions } from './pool.js';
 
