@@ -21,8 +21,12 @@ export type { KongProtocol } from './protocol.js';
 
 /**
  * The caller's implementation of Kong's PDK: runs one PDK call of the plugin and returns its (first) result.
- * Return `undefined` for Lua nil (also for `nil, err` the Kong 3.x way), or {@link pdkFailure} for Kong 2.x's
- * `plugin.StepError`. Kong's result fixups are applied to what it returns (see {@link fixPdkResult}).
+ * Return `undefined` for Lua nil (also for `nil, err` the Kong 3.x way), or {@link pdkFailure} for `nil, err`
+ * (MsgPack:1: Kong 2.x's `plugin.StepError`; ProtoBuf:1: nil, with the error kept only where Kong keeps it,
+ * `kong.request.get_raw_body`'s `RawBodyResult.error`). MsgPack:1 applies Kong's result fixups (see
+ * {@link fixPdkResult}); ProtoBuf:1 wraps the result into the method's output message as `pb_rpc.lua` does.
+ * Over ProtoBuf:1 `args` are the method's input message unwrapped as Kong does it (`bytes` become strings when
+ * they are valid UTF-8, `Uint8Array`s otherwise; trailing nils are dropped).
  *
  * @param method - the full PDK name, e.g. `kong.request.get_header`.
  * @param args - the positional arguments.
