@@ -2,6 +2,7 @@
  * The ProtoBuf:1 Kong side over a real Unix socket against scripted peers: the event loop, pooling, faults.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseDump, resolvePluginServers } from '../../../src/kong-conf/index.js';
 import {
   KongClosedWithoutReplyError,
   KongConfigError,
@@ -13,6 +14,7 @@ import {
   NoPluginInstanceError,
 } from '../../../src/kong-rpc/index.js';
 import { TimeoutError } from '../../../src/msgpack-rpc/index.js';
+import { capture } from './captures.js';
 import { pdkMessage, type ScriptConnection, type ScriptedServer, scriptedServer } from './scripted-server.js';
 
 const servers: ScriptedServer[] = [];
@@ -340,6 +342,23 @@ describe('choosing the protocol', () => {
     const legacy = KongPluginClient.forServer({ socket: server.socketPath });
     clients.push(legacy);
     expect(legacy.protocol).toBe('MsgPack:1');
+  });
+
+  it('takes a server resolved from kong.conf with the protocol of its dump (the go-pdk v0.11 dump)', async () => {
+    const server = await scriptedServer(hostPlugin);
+    servers.push(server);
+    const conf = [
+      'pluginserver_names = pw-pbcheck',
+      `pluginserver_pw_pbcheck_socket = ${server.socketPath}`,
+      'pluginserver_pw_pbcheck_start_cmd = /usr/local/bin/pw-pbcheck',
+      'pluginserver_pw_pbcheck_query_cmd = /usr/local/bin/pw-pbcheck -dump',
+    ].join('\n');
+    const [resolved] = resolvePluginServers(conf, { fileExists: () => true }).servers;
+    const dump = parseDump(capture('pb-01').dump_stdout);
+    const client = KongPluginClient.forServer({ ...resolved!, protocol: dump.protocol }, { timeout: 5000 });
+    clients.push(client);
+    expect(client.protocol).toBe('ProtoBuf:1');
+    expect((await client.startInstance('pw-pbcheck', {})).id).toBe(5);
   });
 
   it('refuses a protocol Kong does not speak', () => {
