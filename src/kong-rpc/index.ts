@@ -69,10 +69,12 @@ export {
   type KongPluginInstance,
 } from './plugins.js';
 export {
+  type KongDumpOptions,
   type KongListenOptions,
   KongPluginServer,
   type KongPluginServerOptions,
   type KongServerLogEntry,
+  type KongServerProtocol,
 } from './server.js';
 export {
   fixPdkResult,

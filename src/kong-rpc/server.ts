@@ -37,8 +37,17 @@ export interface KongServerLogEntry {
   error?: unknown;
 }
 
+/** A wire protocol of Kong's plugin servers: the value of the dump's `Protocol` member. */
+export type KongServerProtocol = 'MsgPack:1' | 'ProtoBuf:1';
+
 /** Options of {@link KongPluginServer}. */
 export interface KongPluginServerOptions {
+  /**
+   * The protocol served, printed in the dump's `Protocol` so Kong picks the same one (kong-rpc spec §7, §13).
+   * `'MsgPack:1'` (default) is msgpack-RPC; `'ProtoBuf:1'` is what every go-pdk v0.7+ plugin speaks, so a
+   * TypeScript plugin can stand in for a Go one. One server speaks one protocol on all its connections.
+   */
+  protocol?: KongServerProtocol;
   /** The socket path. Default `<prefix>/<name>.socket`, Kong 3.9+'s default (kong-rpc spec §8). */
   socketPath?: string;
   /** The Kong prefix directory the default socket lives in. Default `/usr/local/kong`. */
@@ -51,7 +60,7 @@ export interface KongPluginServerOptions {
    */
   socketMode?: number;
   /**
-   * Send `[2, "serverPid", <pid>]` on every accepted connection, so Kong drops its cached instance ids when this
+   * MsgPack:1 only. Send `[2, "serverPid", <pid>]` on every accepted connection, so Kong drops its cached instance ids when this
    * process is replaced (spec §6.3). Default `true`.
    */
   serverPid?: boolean;
@@ -74,6 +83,26 @@ export interface KongListenOptions {
   socketPath?: string | undefined;
   /** The prefix of the default socket path; overrides the constructor's. */
   prefix?: string | undefined;
+  /** The protocol to serve; overrides the constructor's (the command line's `-protocol` uses it). */
+  protocol?: KongServerProtocol | undefined;
+}
+
+/** Options of {@link KongPluginServer.dumpInfo}. */
+export interface KongDumpOptions {
+  /** `'object'` (default): `{"Protocol", "Plugins"}`; `'array'`: the bare array, which Kong reads as MsgPack:1. */
+  form?: 'object' | 'array' | undefined;
+  /** The protocol to print; default the server's ({@link KongPluginServer.protocol}). */
+  protocol?: KongServerProtocol | undefined;
+}
+
+const PROTOCOLS: ReadonlySet<string> = new Set<KongServerProtocol>(['MsgPack:1', 'ProtoBuf:1']);
+
+/** @internal Checks a `protocol` option. @throws {@link KongConfigError} */
+export function checkProtocol(value: unknown): KongServerProtocol {
+  if (typeof value !== 'string' || !PROTOCOLS.has(value)) {
+    throw new KongConfigError(`protocol must be MsgPack:1 or ProtoBuf:1, got ${JSON.stringify(value)}`);
+  }
+  return value as KongServerProtocol;
 }
 
 const MAX_ID = MAX_INSTANCE_ID;
@@ -125,6 +154,7 @@ export class KongPluginServer {
   private readonly closedPromise: Promise<void>;
   private resolveClosed: () => void = () => {};
   private pluginDirectory: string | undefined;
+  private servedProtocol: KongServerProtocol;
 
   /** @param options - socket location, notifications, limits and the log hook. */
   constructor(options: KongPluginServerOptions = {}) {
@@ -132,6 +162,7 @@ export class KongPluginServer {
     this.closedPromise = new Promise<void>((resolve) => {
       this.resolveClosed = resolve;
     });
+    this.servedProtocol = checkProtocol(options.protocol ?? 'MsgPack:1');
     this.eventTimeout = options.eventTimeout ?? 120_000;
     if (!(this.eventTimeout > 0))
       throw new KongConfigError('eventTimeout must be a positive number of milliseconds');
@@ -200,16 +231,29 @@ export class KongPluginServer {
     return [...this.plugins.values()].map((plugin) => plugin.info);
   }
 
+  /** The protocol this server serves (and its dump prints): the `protocol` option, or the one `listen` was given. */
+  get protocol(): KongServerProtocol {
+    return this.servedProtocol;
+  }
+
   /**
-   * The query-command output Kong reads (spec §7): `{"Protocol":"MsgPack:1","Plugins":[…]}` by default, or
-   * the bare array of infos with `form: 'array'` (which Kong also reads as MsgPack:1).
+   * The query-command output Kong reads (spec §7): `{"Protocol":"MsgPack:1","Plugins":[…]}` by default
+   * (`"ProtoBuf:1"` for a ProtoBuf:1 server), or the bare array of infos with `form: 'array'`, which Kong reads as
+   * MsgPack:1 and is therefore refused for ProtoBuf:1.
    *
-   * @param options - `form`: `'object'` (default) or `'array'`.
+   * @param options - `form`: `'object'` (default) or `'array'`; `protocol`: default the server's.
    * @returns the JSON text, without a trailing newline.
+   * @throws {@link KongConfigError} for `form: 'array'` with ProtoBuf:1, or an unknown protocol.
    */
-  dumpInfo(options: { form?: 'object' | 'array' } = {}): string {
+  dumpInfo(options: KongDumpOptions = {}): string {
+    const protocol = checkProtocol(options.protocol ?? this.servedProtocol);
     const infos = this.pluginInfos();
-    return JSON.stringify(options.form === 'array' ? infos : { Protocol: 'MsgPack:1', Plugins: infos });
+    if (options.form === 'array') {
+      // Kong reads a bare array as MsgPack:1 (kong-conf spec §9): it would then speak the wrong protocol.
+      if (protocol !== 'MsgPack:1') throw new KongConfigError('the array dump form means MsgPack:1 to Kong');
+      return JSON.stringify(infos);
+    }
+    return JSON.stringify({ Protocol: protocol, Plugins: infos });
   }
 
   /**
@@ -247,6 +291,7 @@ export class KongPluginServer {
     if (this.isClosed) throw new KongConfigError('server is closed');
     if (this.listener !== undefined) throw new KongConfigError('server is already listening');
     const path = this.resolveSocketPath(options);
+    if (options.protocol !== undefined) this.servedProtocol = checkProtocol(options.protocol);
     const listener = createServer({ allowHalfOpen: false }, (socket) => this.serve(socket));
     let identity: string | undefined;
     try {
