@@ -34,6 +34,7 @@ export {
   KongConnectError,
   KongEventClosedError,
   KongListenError,
+  KongPdkArgumentError,
   KongPdkError,
   KongProtocolError,
   KongRpcError,

@@ -17,6 +17,11 @@ import {
   type RegisteredPlugin,
   registerPlugin,
 } from './plugins.js';
+import {
+  type ProtobufServerEvent,
+  type ProtobufServerHost,
+  serveProtobufConnection,
+} from './protobuf/server-connection.js';
 import { bindSocketFile, removeOwnSocketFile, removeStaleSocket } from './socket-file.js';
 
 /** One log line of a {@link KongPluginServer}, delivered to its `logger` hook. */
@@ -141,6 +146,8 @@ export class KongPluginServer {
   private readonly plugins = new Map<string, RegisteredPlugin>();
   private readonly instances: InstanceRegistry;
   private readonly events = new Map<number, ServerEvent>();
+  private readonly protobufEvents = new Set<ProtobufServerEvent>();
+  private readonly protobufHost: ProtobufServerHost;
   private readonly connections = new Set<{ close(): void; destroy(): void }>();
   private readonly methods: ReadonlyMap<string, (param: unknown) => unknown>;
   private readonly eventHooks: EventHooks;
@@ -188,6 +195,15 @@ export class KongPluginServer {
           error,
         });
       },
+    };
+    this.protobufHost = {
+      plugins: this.plugins,
+      instances: this.instances,
+      eventTimeout: this.eventTimeout,
+      maxFrameBytes: options.maxFrameBytes,
+      log: (entry) => this.log(entry),
+      eventOpened: (event) => this.protobufEvents.add(event),
+      eventClosed: (event) => this.protobufEvents.delete(event),
     };
     this.methods = new Map<string, (param: unknown) => unknown>([
       ['plugin.StartInstance', (param) => this.startInstance(param)],
@@ -273,7 +289,7 @@ export class KongPluginServer {
 
   /** Number of events in progress (for monitoring and tests). */
   get activeEvents(): number {
-    return this.events.size;
+    return this.events.size + this.protobufEvents.size;
   }
 
   /**
@@ -321,6 +337,12 @@ export class KongPluginServer {
       stream.destroy();
       return;
     }
+    if (this.servedProtocol === 'ProtoBuf:1') {
+      const connection = serveProtobufConnection(stream, this.protobufHost);
+      this.connections.add(connection);
+      stream.once('close', () => this.connections.delete(connection));
+      return;
+    }
     if (this.options.serverPid ?? true) stream.write(serverPidNotification(process.pid));
     const connection = serveKongConnection(stream, (method, param) => this.dispatch(method, param), {
       onError: (error) => this.log({ level: 'warn', message: 'connection error', error }),
@@ -346,6 +368,7 @@ export class KongPluginServer {
         ? Promise.resolve()
         : new Promise<void>((resolve) => listener.close(() => resolve()));
     for (const event of [...this.events.values()]) event.abort('closed with the server');
+    for (const event of [...this.protobufEvents]) event.abort('closed with the server');
     for (const connection of this.connections) connection.close();
     this.instances.closeAll();
     await closing;
