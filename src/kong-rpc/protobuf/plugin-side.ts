@@ -67,10 +67,22 @@ function toStruct(record: Record<string, unknown>, method: string, seen: Set<obj
   return { fields };
 }
 
+const VALUE_KINDS = [
+  'null_value',
+  'number_value',
+  'string_value',
+  'bool_value',
+  'struct_value',
+  'list_value',
+];
+
 /** A `google.protobuf.Value` as a JavaScript value, as go-pdk's `AsInterface` reads it (`null_value` -> `null`). */
 export function fromValue(value: Plain | null | undefined): unknown {
   if (value === null || value === undefined) return null;
-  switch (value.kind) {
+  // Decoded messages name their oneof member in `kind`; plain objects (built here) only carry the member.
+  const kind =
+    (value.kind as string | undefined) ?? VALUE_KINDS.find((member) => value[member] !== undefined);
+  switch (kind) {
     case 'string_value':
       return value.string_value;
     case 'number_value':
