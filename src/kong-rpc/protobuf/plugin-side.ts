@@ -189,14 +189,36 @@ function record(value: unknown, method: string, what: string): Record<string, un
   return value as Record<string, unknown>;
 }
 
+/**
+ * Drops proto3 default values (`""`, 0, `false`, empty lists and bytes) from a message's own fields. protobufjs
+ * writes a field that is present even when it holds its default; Go's encoder (and Kong's) leaves it out, so
+ * without this the bytes would differ from go-pdk's. Oneof members inside `google.protobuf.Value` keep theirs
+ * (go-pdk writes `null_value: 0`), which is why this is applied per message, never recursively.
+ */
+function proto3(message: Plain): Plain {
+  for (const key of Object.keys(message)) {
+    const value = message[key];
+    if (
+      value === '' ||
+      value === 0 ||
+      value === false ||
+      value === undefined ||
+      ((Array.isArray(value) || value instanceof Uint8Array) && value.length === 0)
+    ) {
+      delete message[key];
+    }
+  }
+  return message;
+}
+
 function consumerMessage(consumer: Record<string, unknown>, method: string): Plain {
-  return {
+  return proto3({
     id: text(consumer.id, method),
     created_at: Number(consumer.created_at ?? 0),
     username: text(consumer.username, method),
     custom_id: text(consumer.custom_id, method),
     tags: Array.isArray(consumer.tags) ? consumer.tags.map((tag) => text(tag, method)) : [],
-  };
+  });
 }
 
 // ---- input builders, by input type ---------------------------------------------------------------------------
@@ -228,10 +250,10 @@ const INPUTS: Readonly<Record<string, InputBuilder>> = {
     const message: Plain = {};
     if (consumerRecord !== undefined) message.consumer = consumerMessage(consumerRecord, method);
     if (credentialRecord !== undefined) {
-      message.credential = {
+      message.credential = proto3({
         id: text(credentialRecord.id, method),
         consumer_id: text(credentialRecord.consumer_id, method),
-      };
+      });
     }
     return message;
   },
@@ -432,7 +454,7 @@ export function pluginSideMethod(name: string, inputType: string, outputType: st
     outputType: output,
     encodeArguments(args) {
       if (isEmptyInput) return EMPTY_BYTES;
-      return inputMessage.encode(build(args, name)).finish();
+      return inputMessage.encode(proto3(build(args, name))).finish();
     },
     decodeResult(payload) {
       return read(outputMessage.decode(payload) as unknown as Plain, name);
