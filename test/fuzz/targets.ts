@@ -31,6 +31,7 @@ import {
   MessageCodec,
   parseMessage,
 } from '../../src/msgpack-rpc/index.js';
+import { protobufServerSideTarget } from './protobuf-server-side.js';
 
 /** A property violation found by a target (as opposed to an expected, typed pluginwire error). */
 export class FuzzViolation extends Error {
@@ -918,6 +919,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget<never>[] = [
   hclogTarget,
   kongConfTarget,
   dumpTarget,
+  protobufServerSideTarget,
 ] as unknown as readonly FuzzTarget<never>[];
 
 // ---------------------------------------------------------------------------------------------------------

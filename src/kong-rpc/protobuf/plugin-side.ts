@@ -9,7 +9,7 @@
  * MsgPack:1 side gives (multimaps, snake_case entity fields), so a plugin runs unchanged on either protocol.
  */
 import { readFile } from 'node:fs/promises';
-import { KongPdkArgumentError, KongStepError } from '../errors.js';
+import { KongPdkArgumentError, KongProtocolError, KongStepError } from '../errors.js';
 import { kongPdkMethods } from './methods.js';
 import { messageType, type protobuf } from './schema.js';
 
@@ -327,7 +327,12 @@ const OUTPUTS: Readonly<Record<string, OutputReader>> = {
     switch (message.kind) {
       case 'body_filepath':
         // Kong buffered the body to a file (nginx client_body_buffer_size); go-pdk reads it (request.GetRawBody).
-        return readFile(message.body_filepath as string).then((body) => new Uint8Array(body));
+        return readFile(message.body_filepath as string).then(
+          (body) => new Uint8Array(body),
+          (error: Error) => {
+            throw new KongStepError(method, `cannot read the body file Kong named: ${error.message}`);
+          },
+        );
       case 'error':
         throw new KongStepError(method, message.error as string);
       default:
@@ -426,8 +431,8 @@ export interface PluginSideMethod {
   /**
    * The plugin's value for a result frame's payload. May return a promise (a body Kong left in a file).
    *
-   * @throws {@link KongStepError} when the result carries Kong's error (`RawBodyResult.error`); a protobufjs
-   *   decoding error for bytes that are not the output type.
+   * @throws {@link KongStepError} when the result carries Kong's error (`RawBodyResult.error`);
+   *   {@link KongProtocolError} for bytes that are not the output type.
    */
   decodeResult(payload: Uint8Array): unknown;
 }
@@ -457,7 +462,13 @@ export function pluginSideMethod(name: string, inputType: string, outputType: st
       return inputMessage.encode(proto3(build(args, name))).finish();
     },
     decodeResult(payload) {
-      return read(outputMessage.decode(payload) as unknown as Plain, name);
+      let message: Plain;
+      try {
+        message = outputMessage.decode(payload) as unknown as Plain;
+      } catch (error) {
+        throw new KongProtocolError(name, `result is not a ${output}: ${(error as Error).message}`);
+      }
+      return read(message, name);
     },
   };
 }
