@@ -6,7 +6,8 @@
  */
 import type { Writable } from 'node:stream';
 import { KongConfigError } from './errors.js';
-import { checkProtocol, type KongPluginServer, type KongServerProtocol } from './server.js';
+import type { KongProtocol } from './protocol.js';
+import { checkProtocol, type KongPluginServer } from './server.js';
 
 /** Options of {@link runPluginServerCli}. */
 export interface PluginServerCliOptions {
@@ -54,7 +55,7 @@ export interface PluginServerCliArgs {
    * `-protocol MsgPack:1|ProtoBuf:1`: the protocol to serve and to print in the dump, overriding the server's
    * `protocol` option. Give the same flag to Kong's query and start commands.
    */
-  protocol: KongServerProtocol | undefined;
+  protocol: KongProtocol | undefined;
 }
 
 const VALUE_FLAGS = new Set(['kong-prefix', 'socket', 'dump-format', 'protocol']);

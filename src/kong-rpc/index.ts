@@ -69,13 +69,13 @@ export {
   type KongPluginInfo,
   type KongPluginInstance,
 } from './plugins.js';
+export type { KongProtocol } from './protocol.js';
 export {
   type KongDumpOptions,
   type KongListenOptions,
   KongPluginServer,
   type KongPluginServerOptions,
   type KongServerLogEntry,
-  type KongServerProtocol,
 } from './server.js';
 export {
   fixPdkResult,

@@ -22,6 +22,7 @@ import {
   type ProtobufServerHost,
   serveProtobufConnection,
 } from './protobuf/server-connection.js';
+import { KONG_PROTOCOLS, type KongProtocol } from './protocol.js';
 import { bindSocketFile, removeOwnSocketFile, removeStaleSocket } from './socket-file.js';
 
 /** One log line of a {@link KongPluginServer}, delivered to its `logger` hook. */
@@ -42,9 +43,6 @@ export interface KongServerLogEntry {
   error?: unknown;
 }
 
-/** A wire protocol of Kong's plugin servers: the value of the dump's `Protocol` member. */
-export type KongServerProtocol = 'MsgPack:1' | 'ProtoBuf:1';
-
 /** Options of {@link KongPluginServer}. */
 export interface KongPluginServerOptions {
   /**
@@ -52,7 +50,7 @@ export interface KongPluginServerOptions {
    * `'MsgPack:1'` (default) is msgpack-RPC; `'ProtoBuf:1'` is what every go-pdk v0.7+ plugin speaks, so a
    * TypeScript plugin can stand in for a Go one. One server speaks one protocol on all its connections.
    */
-  protocol?: KongServerProtocol;
+  protocol?: KongProtocol;
   /** The socket path. Default `<prefix>/<name>.socket`, Kong 3.9+'s default (kong-rpc spec §8). */
   socketPath?: string;
   /** The Kong prefix directory the default socket lives in. Default `/usr/local/kong`. */
@@ -89,7 +87,7 @@ export interface KongListenOptions {
   /** The prefix of the default socket path; overrides the constructor's. */
   prefix?: string | undefined;
   /** The protocol to serve; overrides the constructor's (the command line's `-protocol` uses it). */
-  protocol?: KongServerProtocol | undefined;
+  protocol?: KongProtocol | undefined;
 }
 
 /** Options of {@link KongPluginServer.dumpInfo}. */
@@ -97,17 +95,17 @@ export interface KongDumpOptions {
   /** `'object'` (default): `{"Protocol", "Plugins"}`; `'array'`: the bare array, which Kong reads as MsgPack:1. */
   form?: 'object' | 'array' | undefined;
   /** The protocol to print; default the server's ({@link KongPluginServer.protocol}). */
-  protocol?: KongServerProtocol | undefined;
+  protocol?: KongProtocol | undefined;
 }
 
-const PROTOCOLS: ReadonlySet<string> = new Set<KongServerProtocol>(['MsgPack:1', 'ProtoBuf:1']);
-
 /** @internal Checks a `protocol` option. @throws {@link KongConfigError} */
-export function checkProtocol(value: unknown): KongServerProtocol {
-  if (typeof value !== 'string' || !PROTOCOLS.has(value)) {
-    throw new KongConfigError(`protocol must be MsgPack:1 or ProtoBuf:1, got ${JSON.stringify(value)}`);
+export function checkProtocol(value: unknown): KongProtocol {
+  if (!KONG_PROTOCOLS.includes(value as KongProtocol)) {
+    throw new KongConfigError(
+      `protocol must be ${KONG_PROTOCOLS.join(' or ')}, got ${JSON.stringify(value)}`,
+    );
   }
-  return value as KongServerProtocol;
+  return value as KongProtocol;
 }
 
 const MAX_ID = MAX_INSTANCE_ID;
@@ -161,7 +159,7 @@ export class KongPluginServer {
   private readonly closedPromise: Promise<void>;
   private resolveClosed: () => void = () => {};
   private pluginDirectory: string | undefined;
-  private servedProtocol: KongServerProtocol;
+  private servedProtocol: KongProtocol;
 
   /** @param options - socket location, notifications, limits and the log hook. */
   constructor(options: KongPluginServerOptions = {}) {
@@ -248,7 +246,7 @@ export class KongPluginServer {
   }
 
   /** The protocol this server serves (and its dump prints): the `protocol` option, or the one `listen` was given. */
-  get protocol(): KongServerProtocol {
+  get protocol(): KongProtocol {
     return this.servedProtocol;
   }
 
