@@ -370,14 +370,12 @@ class Connection implements ProtobufServerConnection {
       });
       event.close('failed');
       // An empty argument frame follows: Kong reads both frames before it looks the method up.
-      this.write(failureFrame(plugin, phase as string, failure.error));
-      this.write(EMPTY_FRAME);
+      this.write(Buffer.concat([failureFrame(plugin, phase as string, failure.error), EMPTY_FRAME]));
       this.stream.end();
       return false;
     }
     event.close('finished');
-    this.write(EMPTY_FRAME);
-    this.write(encodeFrame(rpcReturnType().encode({ sequence }).finish()));
+    this.write(endOfEvent(sequence));
     return true;
   }
 
@@ -401,24 +399,45 @@ class Connection implements ProtobufServerConnection {
     } finally {
       clearTimeout(timer);
     }
-    this.write(EMPTY_FRAME);
-    this.write(encodeFrame(rpcReturnType().encode({ sequence }).finish()));
+    this.write(endOfEvent(sequence));
     return true;
   }
 
   /** One PDK call: name and argument frames, then exactly one result frame (go-pdk `bridge.Ask`). */
-  async exchange(name: string, argument: Uint8Array): Promise<Buffer> {
-    this.write(encodeFrame(Buffer.from(name, 'utf8')));
-    this.write(argument.length === 0 ? EMPTY_FRAME : encodeFrame(argument));
+  exchange(name: string, argument: Uint8Array): Promise<Buffer> {
+    this.write(callFrames(name, argument));
     return this.nextFrame();
   }
 
   /** Sends a terminal call; no result is read, but Kong may answer it (an empty frame) at any time now. */
   sendTerminal(name: string, argument: Uint8Array): void {
-    this.write(encodeFrame(Buffer.from(name, 'utf8')));
-    this.write(argument.length === 0 ? EMPTY_FRAME : encodeFrame(argument));
+    this.write(callFrames(name, argument));
     this.expecting = true;
   }
+}
+
+/**
+ * A PDK call's method-name frame and argument frame in one buffer: one write, so Kong (which reads both before it
+ * acts) wakes up once. go-pdk writes them separately; the bytes on the stream are the same.
+ */
+function callFrames(name: string, argument: Uint8Array): Buffer {
+  const nameLength = Buffer.byteLength(name, 'utf8');
+  const out = Buffer.allocUnsafe(8 + nameLength + argument.length);
+  out.writeUInt32LE(nameLength, 0);
+  out.write(name, 4, 'utf8');
+  out.writeUInt32LE(argument.length, 4 + nameLength);
+  out.set(argument, 8 + nameLength);
+  return out;
+}
+
+/** The end of the PDK loop (an empty method-name frame) and the RpcReturn, in one write. */
+function endOfEvent(sequence: unknown): Buffer {
+  const reply = rpcReturnType().encode({ sequence }).finish();
+  const out = Buffer.allocUnsafe(8 + reply.length);
+  out.writeUInt32LE(0, 0);
+  out.writeUInt32LE(reply.length, 4);
+  out.set(reply, 8);
+  return out;
 }
 
 /**
