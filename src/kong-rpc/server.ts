@@ -1,6 +1,7 @@
 /**
- * The plugin-server side of Kong's MsgPack:1 protocol: TypeScript plugins served to a real Kong on a Unix
- * socket (kong-rpc spec §3–§6, §11 "Plugin-server side").
+ * The plugin-server side of Kong's protocols: TypeScript plugins served to a real Kong on a Unix socket, over
+ * MsgPack:1 (kong-rpc spec §3–§6, §11 "Plugin-server side") or ProtoBuf:1 (§13; the connection handling is in
+ * protobuf/server-connection.ts).
  */
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -113,9 +114,11 @@ const DEFAULT_PREFIX = '/usr/local/kong';
 let nextEventId = 0;
 
 /**
- * Serves TypeScript plugins to Kong over MsgPack:1 on a Unix socket.
+ * Serves TypeScript plugins to Kong on a Unix socket, over MsgPack:1 (default) or, with `protocol: 'ProtoBuf:1'`,
+ * over ProtoBuf:1 as a go-pdk Go plugin does (every `cmd_*` command and the PDK loop; errors close the connection
+ * as go-pdk's do, a throwing plugin is reported to Kong as a failed event; see the kong-plugin-servers guide).
  *
- * It implements every method of the protocol (`plugin.StartInstance`, `CloseInstance`, `HandleEvent`, all
+ * Over MsgPack:1 it implements every method of the protocol (`plugin.StartInstance`, `CloseInstance`, `HandleEvent`, all
  * `Step*`, `InstanceStatus`, `GetPluginInfo`, `GetStatus`, `SetPluginDir`) with Kong's exact error strings;
  * keeps events by EventId across connections; ends an event at once when its handler throws or calls
  * `kong.response.exit`/`error`; never expires instances by timer; and never reuses instance ids across
