@@ -271,6 +271,14 @@ export class KongPluginClient {
   }
 
   /**
+   * The plugins the server serves: `cmd_get_plugin_names` (ProtoBuf:1; go-pdk answers it with an empty frame,
+   * which rejects with {@link KongProtocolError}), or the plugins `plugin.GetStatus` lists (MsgPack:1).
+   */
+  getPluginNames(): Promise<string[]> {
+    return this.wire.getPluginNames(this.callOptions());
+  }
+
+  /**
    * Starts an instance (`plugin.StartInstance` / `cmd_start_instance`). The config is sent as JSON text, as
    * Kong sends it.
    *

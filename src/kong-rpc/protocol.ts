@@ -22,6 +22,7 @@ export interface KongClientProtocol {
   readonly connections: number;
   getPluginInfo(name: string, options: CallOptions): Promise<KongRemotePluginInfo>;
   getStatus(options: CallOptions): Promise<Record<string, unknown>>;
+  getPluginNames(options: CallOptions): Promise<string[]>;
   /** `configText`: the JSON text Kong sends. */
   startInstance(name: string, configText: string, options: CallOptions): Promise<KongInstanceStatus>;
   instanceStatus(id: number, options: CallOptions): Promise<KongInstanceStatus>;

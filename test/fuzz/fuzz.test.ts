@@ -20,6 +20,7 @@ describe('fuzz targets (fixed seed)', () => {
       'hclog',
       'kong-conf',
       'kong-conf-dump',
+      'protobuf-kong-side',
       'protobuf-server-side',
     ]);
   });

@@ -31,6 +31,7 @@ import {
   MessageCodec,
   parseMessage,
 } from '../../src/msgpack-rpc/index.js';
+import { protobufKongSideTarget } from './protobuf-kong-side.js';
 import { protobufServerSideTarget } from './protobuf-server-side.js';
 
 /** A property violation found by a target (as opposed to an expected, typed pluginwire error). */
@@ -919,6 +920,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget<never>[] = [
   hclogTarget,
   kongConfTarget,
   dumpTarget,
+  protobufKongSideTarget,
   protobufServerSideTarget,
 ] as unknown as readonly FuzzTarget<never>[];
 

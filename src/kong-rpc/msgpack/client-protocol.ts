@@ -57,6 +57,12 @@ export class MsgPackClientProtocol implements KongClientProtocol {
     return record(await this.call('plugin.GetStatus', null, options), 'plugin.GetStatus');
   }
 
+  async getPluginNames(options: CallOptions): Promise<string[]> {
+    // MsgPack:1 has no names call; plugin.GetStatus lists the plugins (where the server has it).
+    const plugins = (await this.getStatus(options)).Plugins;
+    return plugins !== null && typeof plugins === 'object' ? Object.keys(plugins) : [];
+  }
+
   async startInstance(name: string, configText: string, options: CallOptions): Promise<KongInstanceStatus> {
     const status = await this.call('plugin.StartInstance', { Name: name, Config: configText }, options);
     return instanceStatus(status, 'plugin.StartInstance');

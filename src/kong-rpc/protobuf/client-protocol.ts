@@ -96,6 +96,14 @@ export class ProtobufClientProtocol implements KongClientProtocol {
     );
   }
 
+  async getPluginNames(options: CallOptions): Promise<string[]> {
+    const reply = await this.callOnce('cmd_get_plugin_names', {}, options);
+    const names = (reply.plugin_names as LuaTable | undefined)?.names;
+    if (reply.plugin_names === undefined)
+      throw new KongProtocolError('cmd_get_plugin_names', 'RpcReturn has no plugin_names');
+    return Array.isArray(names) ? names.map(String) : [];
+  }
+
   async startInstance(name: string, configText: string, options: CallOptions): Promise<KongInstanceStatus> {
     const reply = await this.callOnce(
       'cmd_start_instance',

@@ -44,6 +44,7 @@ export interface Capture {
   file: string;
   scenario: string;
   dump: { Protocol: string; Plugins: { Name: string; Phases: string[] }[] };
+  dump_stdout: string;
   pdk_methods_called: string[];
   pdk_answers: CapturedPdkAnswer[];
   steps: CapturedStep[];

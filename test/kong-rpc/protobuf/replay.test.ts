@@ -328,3 +328,102 @@ describe('ProtoBuf:1 Kong side against the go-pdk recordings', () => {
     ]);
   });
 });
+
+/**
+ * The "Observed rules" of test/fixtures/kong-captures/kong-protobuf/README.md, each checked for pluginwire's
+ * Kong side, or with the reason it concerns only the plugin side.
+ */
+describe('observed rules of the go-pdk recordings, Kong side', () => {
+  const kongFrames = (replay: Replay) => replay.received.map((r) => r.payload.toString('hex'));
+
+  it('1: every frame is length + payload; Kong writes zero-length frames for Empty/nil results', async () => {
+    const { rec, replay } = await replayCapture('pb-01');
+    const recordedEmpty = rec.frames.filter((f) => f.dir === 'kong->plugin' && f.len === 0).length;
+    expect(kongFrames(replay).filter((hex) => hex === '').length).toBe(recordedEmpty);
+    expect(recordedEmpty).toBeGreaterThan(10);
+  });
+
+  it('2: exactly one result frame per PDK call, Empty outputs included (00000000)', async () => {
+    const { rec, replay, run } = await replayCapture('pb-03');
+    const results = replay.received.filter(
+      (r) => r.recorded.i !== rec.frames.find((f) => f.call_seq === r.recorded.call_seq)?.i,
+    );
+    expect(results).toHaveLength(run.calls.length);
+  });
+
+  it('3: the loop ends with an empty method-name frame and RpcReturn{sequence}, whose sequence is checked', async () => {
+    const { run } = await replayCapture('pb-01');
+    expect(outcomeOf(run, 3)).toEqual({ pdkCalls: 33, terminal: undefined });
+    // A wrong sequence is KongSequenceError: client.test.ts.
+  });
+
+  it('4: an empty result decodes to zero values in go-pdk (plugin side; Kong sends what pb_rpc.lua encodes)', async () => {
+    const { replay } = await replayCapture('pb-03');
+    // The rule concerns the plugin. On the Kong side: nil wrapper results are zero bytes, exactly as recorded.
+    expect(kongFrames(replay).filter((hex) => hex === '').length).toBeGreaterThan(15);
+  });
+
+  it('5: kong.response.exit is not answered; the event connection is finished; the next call reconnects', async () => {
+    const { replay, run } = await replayCapture('pb-02');
+    expect((outcomeOf(run, 3) as { terminal?: unknown }).terminal).toBeDefined();
+    const conns = replay.received.filter((r) => r.recorded.call_seq === 4).map((r) => r.conn);
+    expect(new Set(conns)).toEqual(new Set([2]));
+  });
+
+  it('6: a connection is reused after an RpcReturn, and after the empty replies (Kong pools before asserting)', async () => {
+    const first = await replayCapture('pb-01');
+    expect(first.replay.connections).toBe(1);
+    const commands = await replayCapture('pb-04');
+    expect(commands.replay.received.slice(0, 5).map((r) => r.conn)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('7: errors close the connection without a reply: no plugin instance (instance calls) or a typed close', async () => {
+    const { run } = await replayCapture('pb-04');
+    for (const seq of [6, 7, 8]) expect(outcomeOf(run, seq)).toBeInstanceOf(NoPluginInstanceError);
+    for (const seq of [9, 12]) expect(outcomeOf(run, seq)).toBeInstanceOf(KongClosedWithoutReplyError);
+  });
+
+  it('8: get_plugin_names / get_plugin_info answered with an empty frame fail as Kong’s sequence assert does', async () => {
+    const { run } = await replayCapture('pb-04');
+    expect((outcomeOf(run, 2) as Error).message).toContain('empty frame');
+    expect((outcomeOf(run, 3) as Error).message).toContain('empty frame');
+  });
+
+  it('9: start_instance of any name is the plugin’s choice; the Kong side reports the reply as it came', async () => {
+    const { run } = await replayCapture('pb-04');
+    expect(outcomeOf(run, 10)).toMatchObject({ name: 'other-plugin', id: 8, config: undefined });
+    expect(outcomeOf(run, 5)).toMatchObject({ name: '---', id: 7 });
+  });
+
+  it('10: kong.log.* arguments: numbers, booleans, and Go nil as "NULL_VALUE" (lua-protobuf enum_as_name)', async () => {
+    const { run } = await replayCapture('pb-03');
+    expect(run.calls.find((c) => c.method === 'kong.log.notice')?.args).toEqual([
+      'pw-pbcheck notice',
+      42,
+      true,
+      1.5,
+      'NULL_VALUE',
+      'nil',
+    ]);
+  });
+
+  it('11: header maps from the plugin arrive as lists; single header values go to the plugin as string_value', async () => {
+    const { rec, replay, run } = await replayCapture('pb-01');
+    expect(run.calls.find((c) => c.method === 'kong.service.request.set_headers')?.args).toEqual([
+      { 'x-pw-a': ['1'], 'x-pw-b': ['2', '3'] },
+    ]);
+    const index = rec.pdk_answers.findIndex((a) => a.method === 'kong.request.get_headers');
+    const result = replay.received.filter((r) => !r.recorded.note.startsWith('RpcCall'))[index]!;
+    expect(decoded(rec, result.recorded.i, result.payload)).toMatchObject({
+      fields: { host: { string_value: 'example.com' } },
+    });
+  });
+
+  it('12: a server that dies mid-event: no plugin instance, then a connect error; pluginwire retries a bounded number of times (Kong: unbounded)', async () => {
+    const { run, client } = await replayCapture('pb-05', 3);
+    expect(outcomeOf(run, 3)).toBeInstanceOf(NoPluginInstanceError);
+    await expect(
+      client.runEvent('pw-pbcheck', { message: 'mem' }, 'access', () => undefined),
+    ).rejects.toBeInstanceOf(KongConnectError);
+  });
+});
