@@ -69,6 +69,10 @@ interface ReplayState {
   /** Last method name each connection sent. */
   lastMethod: Map<number, string>;
   deviationsSeen: Set<keyof typeof DEVIATIONS>;
+  /** Our frame for each recorded plugin->kong frame index. */
+  ours: Map<number, Buffer>;
+  /** Recorded frame indexes after which our server closed the connection. */
+  closedAfter: number[];
 }
 
 function mapIds(call: Plain, ids: Map<number, number>): Plain {
@@ -148,7 +152,13 @@ async function replay(recording: Capture): Promise<ReplayState> {
     });
   });
   dispose = started.dispose;
-  const state: ReplayState = { ids: new Map(), lastMethod: new Map(), deviationsSeen: new Set() };
+  const state: ReplayState = {
+    ids: new Map(),
+    lastMethod: new Map(),
+    deviationsSeen: new Set(),
+    ours: new Map(),
+    closedAfter: [],
+  };
   const connections = new Map<number, RawKong>();
   const eventsAfter = (index: number, conn: number) =>
     recording.conn_events.filter((event) => event.after_frame === index && event.conn === conn);
@@ -170,7 +180,9 @@ async function replay(recording: Capture): Promise<ReplayState> {
       }
       kong.send(payload);
     } else {
-      await expectFrame(frame, await kong.read(), state);
+      const got = await kong.read();
+      if (got !== 'closed') state.ours.set(frame.i, got);
+      await expectFrame(frame, got, state);
     }
     for (const event of eventsAfter(index, frame.conn)) {
       if (
@@ -193,6 +205,7 @@ async function replay(recording: Capture): Promise<ReplayState> {
           state.deviationsSeen.add('noCrash');
         } else {
           expect(await kong.read(), `after frame ${index}: ${event.event}`).toBe('closed');
+          state.closedAfter.push(index);
         }
       } else if (event.event.startsWith('kong closes the connection')) {
         kong.socket.end();
@@ -240,4 +253,125 @@ describe('ProtoBuf:1 server: replay of the go-pdk recordings', () => {
       expect([...state.deviationsSeen].sort()).toEqual([...expected].sort());
     },
   );
+});
+
+/**
+ * The "Observed rules" of test/fixtures/kong-captures/kong-protobuf/README.md, each checked for pluginwire's
+ * plugin-server side, or marked as a deliberate difference with its reason ({@link DEVIATIONS}).
+ */
+describe('observed rules of the go-pdk recordings, plugin-server side', () => {
+  const framesOf = (recording: Capture, pick: (frame: CapturedFrame) => boolean) =>
+    recording.frames.filter((frame) => frame.dir === 'plugin->kong' && pick(frame));
+
+  it('1: every frame is length + payload; zero-length frames for Empty arguments and the end of the loop', async () => {
+    const recording = capture('pb-01');
+    const state = await replay(recording);
+    const empty = framesOf(recording, (frame) => frame.len === 0);
+    expect(empty.length).toBeGreaterThan(10);
+    for (const frame of empty) expect(state.ours.get(frame.i)?.length, `frame ${frame.i}`).toBe(0);
+  });
+
+  it('2: a PDK call is a method name then an argument; the next name only after exactly one result', async () => {
+    const recording = capture('pb-03');
+    const state = await replay(recording);
+    const names = framesOf(recording, (frame) => frame.note.startsWith('method name'));
+    const results = recording.frames.filter((f) => f.dir === 'kong->plugin' && !f.note.startsWith('RpcCall'));
+    expect(names.length).toBe(results.length);
+    // Frame order is checked frame by frame in the replay: a name before its previous result would be out of order.
+    for (const frame of names) expect(state.ours.get(frame.i)?.toString()).toBe(payloadOf(frame).toString());
+  });
+
+  it('3: the handler’s end is 00000000 then RpcReturn{sequence} (020000000803 for sequence 3)', async () => {
+    const recording = capture('pb-01');
+    const state = await replay(recording);
+    const end = framesOf(recording, (frame) =>
+      frame.note.startsWith('RpcReturn{sequence:3}'),
+    )[0] as CapturedFrame;
+    expect(state.ours.get(end.i)?.toString('hex')).toBe('0803');
+    expect(state.ours.get(end.i - 1)?.length).toBe(0);
+  });
+
+  it('4: an empty result is the zero value with no error; only RawBodyResult.error reaches the plugin as one', async () => {
+    const recording = capture('pb-03');
+    const state = await replay(recording);
+    const report = framesOf(recording, (frame) => frame.note.includes('x-pw-received'))[0] as CapturedFrame;
+    const kv = decode('kong_plugin_protocol.KV', state.ours.get(report.i) as Buffer);
+    const received = JSON.parse((kv.v as { string_value: string }).string_value) as {
+      call: string;
+      err: unknown;
+    }[];
+    expect(received.filter((entry) => entry.err !== null).map((entry) => entry.call)).toEqual([
+      'kong.request.get_raw_body() [hex]',
+    ]);
+    expect(received.find((entry) => entry.call === 'kong.ctx.shared.get(pw-missing)')).toMatchObject({
+      value: null,
+    });
+  });
+
+  it('5: kong.response.exit: name and ExitArgs, then nothing until Kong closes (answered: see DEVIATIONS.exitAnswered)', async () => {
+    const state = await replay(capture('pb-02'));
+    expect(state.deviationsSeen.has('exitAnswered')).toBe(true);
+  });
+
+  it('6: the connection is reused after every RpcReturn (pb-01 runs on one connection until its failing call)', async () => {
+    const recording = capture('pb-01');
+    const state = await replay(recording);
+    expect(new Set(recording.frames.map((frame) => frame.conn))).toEqual(new Set([1]));
+    expect(state.closedAfter).toEqual([recording.frames.length - 1]);
+  });
+
+  it('7: errors close the connection without writing anything', async () => {
+    const recording = capture('pb-04');
+    const state = await replay(recording);
+    // unknown id (status, close), unknown phase, bad JSON, no command: five closes, no frame written for them.
+    expect(state.closedAfter).toHaveLength(5);
+    for (const index of state.closedAfter) expect(recording.frames[index]?.dir).toBe('kong->plugin');
+  });
+
+  it('8: get_plugin_names / get_plugin_info: an RpcReturn, not an empty frame (DEVIATIONS.pluginNames)', async () => {
+    const state = await replay(capture('pb-04'));
+    expect(state.deviationsSeen.has('pluginNames')).toBe(true);
+  });
+
+  it('9: start_instance replies name, id and started_at without config; status/close name the plugin (DEVIATIONS.statusName)', async () => {
+    const recording = capture('pb-04');
+    const state = await replay(recording);
+    for (const frame of framesOf(recording, (f) => f.note.includes('instance_status'))) {
+      const reply = decode('kong_plugin_protocol.RpcReturn', state.ours.get(frame.i) as Buffer);
+      expect(Object.keys(reply.instance_status as object).sort()).toEqual([
+        'instance_id',
+        'name',
+        'started_at',
+      ]);
+    }
+    expect(state.deviationsSeen.has('statusName')).toBe(true);
+  });
+
+  it('10: kong.log.* arguments are one ListValue; null is null_value written as 08 00', async () => {
+    const recording = capture('pb-01');
+    const state = await replay(recording);
+    const notice = framesOf(recording, (frame) =>
+      frame.note.startsWith('argument google.protobuf.ListValue'),
+    )[0];
+    expect(state.ours.get(notice?.i as number)?.toString('hex')).toBe(
+      payloadOf(notice as CapturedFrame).toString('hex'),
+    );
+    expect(state.ours.get(notice?.i as number)?.toString('hex')).toContain('0a020800');
+  });
+
+  it('11: header tables go as Struct values of string lists, even for one value', async () => {
+    const recording = capture('pb-01');
+    const state = await replay(recording);
+    const frame = framesOf(recording, (f) =>
+      f.note.startsWith('argument google.protobuf.Struct'),
+    )[0] as CapturedFrame;
+    expect(decode('google.protobuf.Struct', state.ours.get(frame.i) as Buffer)).toEqual(
+      decode('google.protobuf.Struct', payloadOf(frame)),
+    );
+  });
+
+  it('12: a nil-pointer panic killed go-pdk’s server; here the event goes on and the server lives (DEVIATIONS.noCrash)', async () => {
+    const state = await replay(capture('pb-05'));
+    expect(state.deviationsSeen.has('noCrash')).toBe(true);
+  });
 });
