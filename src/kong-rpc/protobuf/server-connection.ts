@@ -136,6 +136,8 @@ class Connection implements ProtobufServerConnection {
   private head: Buffer | undefined = Buffer.alloc(0);
   /** Whether a frame from Kong is expected now; bytes at other times break the protocol. */
   private expecting = true;
+  /** The event running on this connection, if any (ProtoBuf:1 runs one event per connection at a time). */
+  private event: Event | undefined;
 
   constructor(stream: Duplex, host: ProtobufServerHost) {
     this.stream = stream;
@@ -233,6 +235,9 @@ class Connection implements ProtobufServerConnection {
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.reject(this.gone);
+    // A handler that is not waiting for Kong (busy, or hung) learns it at its next PDK call; the event is over now,
+    // so it no longer counts as active.
+    this.event?.close('connection closed by Kong');
   }
 
   // ---- commands ----------------------------------------------------------------------------------------------
@@ -347,7 +352,10 @@ class Connection implements ProtobufServerConnection {
       // go-pdk: "undefined method <phase>", connection closed (captures pb-04).
       return this.refuse(`plugin ${plugin} has no ${JSON.stringify(phase)} phase`);
     }
-    const event = new Event(this, plugin, phase as string, Number(sequence));
+    const event = new Event(this, plugin, phase as string, Number(sequence), (ended) =>
+      this.host.eventClosed(ended),
+    );
+    this.event = event;
     this.host.eventOpened(event);
     let failure: { error: unknown } | undefined;
     try {
@@ -357,7 +365,7 @@ class Connection implements ProtobufServerConnection {
     }
     // Calls the handler fired without awaiting still go out, in order, before the event ends.
     await event.drain(failure !== undefined);
-    this.host.eventClosed(event);
+    this.event = undefined;
     if (event.exited) return this.afterExit(sequence);
     if (this.gone !== undefined) return false;
     if (failure !== undefined) {
@@ -472,7 +480,16 @@ class Event implements ProtobufServerEvent {
   private running: Promise<void> | undefined;
   private closedReason: string | undefined;
 
-  constructor(connection: Connection, plugin: string, phase: string, id: number) {
+  private readonly onClose: (event: Event) => void;
+
+  constructor(
+    connection: Connection,
+    plugin: string,
+    phase: string,
+    id: number,
+    onClose: (event: Event) => void,
+  ) {
+    this.onClose = onClose;
     this.connection = connection;
     this.plugin = plugin;
     this.phase = phase;
@@ -491,6 +508,7 @@ class Event implements ProtobufServerEvent {
     for (const entry of this.queue.splice(0)) {
       entry.reject(new KongEventClosedError(this.id, entry.name, reason));
     }
+    this.onClose(this);
   }
 
   /** Waits until every queued call went out; with `failed`, queued calls are dropped instead. */

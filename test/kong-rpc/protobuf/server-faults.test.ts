@@ -64,6 +64,19 @@ describe('ProtoBuf:1 server faults', () => {
     await stillServes(server);
   });
 
+  it('ends an event whose handler hangs when Kong closes its connection, and when the server closes', async () => {
+    const { started: server, kong } = await serve(() => new Promise(() => {}));
+    kong.send(eventCall(3, 3));
+    await vi.waitFor(() => expect(server.server.activeEvents).toBe(1), { timeout: 2_000 });
+    kong.socket.destroy();
+    await vi.waitFor(() => expect(server.server.activeEvents).toBe(0), { timeout: 2_000 });
+    const other = await server.connect();
+    other.send(eventCall(4, 3));
+    await vi.waitFor(() => expect(server.server.activeEvents).toBe(1), { timeout: 2_000 });
+    await server.server.close();
+    expect(server.server.activeEvents).toBe(0);
+  });
+
   it('drops a connection closed in the middle of a frame, before or during an event', async () => {
     const { started: server, kong } = await serve((pdk) => pdk.request.getPath());
     kong.send(eventCall(3, 3));
