@@ -186,14 +186,19 @@ export class ProtobufClientProtocol implements KongClientProtocol {
       command,
       signal,
       async (connection) => {
-        const RpcCall = messageType('kong_plugin_protocol.RpcCall');
-        const call = tableToMessage(RpcCall, { sequence, [command]: payload });
-        connection.write(encodeFrame(RpcCall.encode(call).finish()));
-        if (loop !== undefined) {
-          const ended = await this.pdkLoop(connection, loop, signal);
-          if (ended) return undefined;
+        connection.begin();
+        try {
+          const RpcCall = messageType('kong_plugin_protocol.RpcCall');
+          const call = tableToMessage(RpcCall, { sequence, [command]: payload });
+          connection.write(encodeFrame(RpcCall.encode(call).finish()));
+          if (loop !== undefined) {
+            const ended = await this.pdkLoop(connection, loop, signal);
+            if (ended) return undefined;
+          }
+          return readReturn(await connection.readFrame(command, signal), command, sequence);
+        } finally {
+          connection.end();
         }
-        return readReturn(await connection.readFrame(command, signal), command, sequence);
       },
       // Kong calls `setkeepalive` as soon as the reply frame is read, before decoding it and asserting its
       // sequence (pb_rpc.lua `Rpc:call`): the stream is still frame-aligned, so the connection is pooled.

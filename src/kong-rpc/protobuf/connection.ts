@@ -26,6 +26,8 @@ export class ProtobufConnection implements PooledConnection {
   /** Why the connection can no longer be read: a framing error, or `undefined` + `ended` for a plain close. */
   private failure: Error | undefined;
   private ended = false;
+  /** Whether a call is using the connection (between {@link ProtobufConnection.begin} and `end`). */
+  private busy = false;
   private readonly closeListeners: (() => void)[] = [];
 
   /**
@@ -51,6 +53,20 @@ export class ProtobufConnection implements PooledConnection {
   /** Whether the connection is gone. */
   get closed(): boolean {
     return this.ended || this.failure !== undefined || this.socket.destroyed;
+  }
+
+  /** A call starts using the connection. */
+  begin(): void {
+    this.busy = true;
+  }
+
+  /**
+   * The call is done with the connection. Bytes left unread mean the server wrote more than the call asked for:
+   * the connection's state is unknown and it is closed (the pool then forgets it).
+   */
+  end(): void {
+    this.busy = false;
+    if (this.ready.length > 0 || this.reader.bufferedBytes > 0) this.destroy();
   }
 
   /** Writes one whole frame (or several, concatenated). */
@@ -101,6 +117,11 @@ export class ProtobufConnection implements PooledConnection {
 
   private onData(chunk: Buffer): void {
     if (this.failure !== undefined) return;
+    if (!this.busy) {
+      // Bytes on an idle pooled connection: nginx closes a keepalive connection on any read event.
+      this.destroy();
+      return;
+    }
     this.reader.push(chunk);
     try {
       for (let frame = this.reader.read(); frame !== undefined; frame = this.reader.read()) {

@@ -227,6 +227,27 @@ describe('ProtoBuf:1 Kong side', () => {
     expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(32 * 1024 * 1024);
   });
 
+  it('drops a connection with bytes left after the reply, or written while idle (as nginx’s keepalive pool)', async () => {
+    let connection = 0;
+    const { client, server } = await setup(async (conn) => {
+      connection++;
+      const mine = connection;
+      for (;;) {
+        const call = await conn.readCall();
+        conn.reply({ sequence: call.sequence, instance_status: { name: 'p', instance_id: mine } });
+        // Connection 1 writes an extra frame after its reply; connection 2 writes later, while idle.
+        if (mine === 1) conn.frame('kong.request.get_header');
+        if (mine === 2) setImmediate(() => conn.frame(new Uint8Array(0)));
+      }
+    });
+    expect((await client.startInstance('p', {})).id).toBe(1);
+    await expect.poll(() => client.connections).toBe(0);
+    expect((await client.startInstance('p', {})).id).toBe(2);
+    await expect.poll(() => client.connections).toBe(0);
+    expect((await client.startInstance('p', {})).id).toBe(3);
+    expect(server.connections).toBe(3);
+  });
+
   it('200 concurrent events', async () => {
     const { client, server } = await setup(hostPlugin, { maxConnections: 64 });
     const outcomes = await Promise.all(
