@@ -98,8 +98,9 @@ export class KongEventClosedError extends KongRpcError {
 }
 
 /**
- * Kong answered a plugin's PDK call with `plugin.StepError` (Kong 2.3–2.8 do this when the PDK function returned
- * `nil, err`). The plugin's awaiting call rejects with this error.
+ * Kong answered a plugin's PDK call with an error: `plugin.StepError` on MsgPack:1 (Kong 2.3–2.8 do this when the
+ * PDK function returned `nil, err`), or a `RawBodyResult` with `error` set on ProtoBuf:1 (the only output message
+ * that carries one). The plugin's awaiting call rejects with this error.
  *
  * Code `KONG_RPC_STEP_ERROR`.
  */
@@ -304,5 +305,27 @@ export class KongClosedWithoutReplyError extends KongRpcError {
     );
     this.call = call;
     this.midFrame = midFrame;
+  }
+}
+
+/**
+ * A plugin's PDK call cannot be carried by the protocol its server speaks: over ProtoBuf:1, a method that is not
+ * an rpc of Kong's `service Kong` (Kong would answer `method "<name>" not found` and fail the request), or an
+ * argument that has no protobuf form (a function, a symbol, a cyclic object). Nothing is sent to Kong; the
+ * plugin's call rejects with this error and the event goes on.
+ *
+ * Code `KONG_RPC_PDK_ARGUMENT`.
+ */
+export class KongPdkArgumentError extends KongRpcError {
+  /** The PDK method the plugin called. */
+  readonly method: string;
+
+  /**
+   * @param method - the PDK method.
+   * @param detail - what cannot be carried.
+   */
+  constructor(method: string, detail: string) {
+    super('KONG_RPC_PDK_ARGUMENT', `PDK method ${method}: ${detail}`);
+    this.method = method;
   }
 }

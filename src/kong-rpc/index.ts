@@ -39,6 +39,7 @@ export {
   KongEventClosedError,
   KongFrameTooLargeError,
   KongListenError,
+  KongPdkArgumentError,
   KongPdkError,
   KongProtocolError,
   KongProtocolMismatchError,
@@ -77,6 +78,7 @@ export {
 } from './plugins.js';
 export { KONG_PROTOCOLS } from './protocol.js';
 export {
+  type KongDumpOptions,
   type KongListenOptions,
   KongPluginServer,
   type KongPluginServerOptions,

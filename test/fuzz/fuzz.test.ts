@@ -21,6 +21,7 @@ describe('fuzz targets (fixed seed)', () => {
       'kong-conf',
       'kong-conf-dump',
       'protobuf-kong-side',
+      'protobuf-server-side',
     ]);
   });
 

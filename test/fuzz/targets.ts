@@ -32,6 +32,7 @@ import {
   parseMessage,
 } from '../../src/msgpack-rpc/index.js';
 import { protobufKongSideTarget } from './protobuf-kong-side.js';
+import { protobufServerSideTarget } from './protobuf-server-side.js';
 
 /** A property violation found by a target (as opposed to an expected, typed pluginwire error). */
 export class FuzzViolation extends Error {
@@ -920,6 +921,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget<never>[] = [
   kongConfTarget,
   dumpTarget,
   protobufKongSideTarget,
+  protobufServerSideTarget,
 ] as unknown as readonly FuzzTarget<never>[];
 
 // ---------------------------------------------------------------------------------------------------------
