@@ -4,6 +4,7 @@
  * bounds the run with a timeout and the output with a cap, and kills the whole process group on either.
  */
 import { spawn } from 'node:child_process';
+import { onAbort } from '../abort.js';
 import { type DumpResult, parseDump } from './dump.js';
 import type { Env } from './env.js';
 import { type KongConfError, KongConfQueryError } from './errors.js';
@@ -120,17 +121,16 @@ function runCommand(command: string, options: QueryOptions): Promise<string> {
       );
     }, timeout);
     timer.unref();
-    const onAbort = (): void => {
+    const disposeAbort = onAbort(signal, (reason) => {
       stop(
         new KongConfQueryError(
           'KONG_CONF_QUERY_ABORTED',
           `query aborted: ${command}`,
           { command, output: output(), stderr },
-          { cause: signal?.reason },
+          { cause: reason },
         ),
       );
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    });
 
     child.stdout.on('data', (chunk: Buffer) => {
       if (failure !== undefined) return;
@@ -154,7 +154,7 @@ function runCommand(command: string, options: QueryOptions): Promise<string> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      disposeAbort();
       if (failure !== undefined) reject(failure);
       else if (error !== undefined) {
         reject(

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { basename } from 'node:path';
+import { onAbort } from '../../abort.js';
 import type { HandshakeError, HandshakeErrorCode } from '../errors.js';
 import { FirstLineReader } from '../first-line.js';
 import { PluginAbortedError, type PluginExit, PluginStartError, SpawnFailedError } from './errors.js';
@@ -185,10 +186,12 @@ export class PluginProcess {
         fail('GOPLUGIN_TIMEOUT', `timeout while waiting for the plugin to start (${timeout} ms)`);
       }, timeout);
       timer.unref();
+      // Assigned below; `let` because onAbort() runs the listener (and so cleanup) at once on an aborted signal.
+      let disposeAbort = (): void => {};
       const cleanup = (): void => {
         settled = true;
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        disposeAbort();
         this.#onStdoutResult = undefined;
       };
       const fail = (code: HandshakeErrorCode, message: string, line?: string, cause?: unknown): void => {
@@ -209,16 +212,12 @@ export class PluginProcess {
           );
         });
       };
-      const onAbort = (): void => {
+      disposeAbort = onAbort(signal, (reason) => {
         if (settled) return;
         cleanup();
-        void this.reap().then(() => reject(new PluginAbortedError({ cause: signal?.reason })));
-      };
-      if (signal?.aborted) {
-        onAbort();
-        return;
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
+        void this.reap().then(() => reject(new PluginAbortedError({ cause: reason })));
+      });
+      if (settled) return;
       const onResult = (): void => {
         const result = this.#stdoutResult;
         if (settled || result === undefined) return;

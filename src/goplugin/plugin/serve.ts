@@ -1,4 +1,5 @@
 import { type ChannelOptions, Server } from '@grpc/grpc-js';
+import { onAbort } from '../../abort.js';
 import { checkMagicCookie, MAGIC_COOKIE_MESSAGE, PLUGIN_ENV } from '../env.js';
 import { GoPluginError, ServeError } from '../errors.js';
 import { formatHandshake } from '../handshake.js';
@@ -249,10 +250,10 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   };
   // Whatever ends the process (user code calling process.exit, an empty event loop), the socket goes with it.
   const onExit = () => listener?.unlink();
-  const onAbort = () => void stop();
+  let disposeAbort = (): void => {};
   const removeHandlers = () => {
     process.removeListener('exit', onExit);
-    options.signal?.removeEventListener('abort', onAbort);
+    disposeAbort();
     process.removeListener('SIGINT', ignoreSigint);
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGHUP', onSignal);
@@ -312,10 +313,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     }, 1000);
     ppidTimer.unref();
   }
-  if (options.signal !== undefined) {
-    if (options.signal.aborted) void stop();
-    else options.signal.addEventListener('abort', onAbort, { once: true });
-  }
+  disposeAbort = onAbort(options.signal, () => void stop());
 
   return {
     version,
