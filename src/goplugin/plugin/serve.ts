@@ -1,5 +1,6 @@
 import { type ChannelOptions, Server } from '@grpc/grpc-js';
 import { onAbort } from '../../abort.js';
+import { addExitHook } from '../../socket/exit.js';
 import { checkMagicCookie, MAGIC_COOKIE_MESSAGE, PLUGIN_ENV } from '../env.js';
 import { GoPluginError, ServeError } from '../errors.js';
 import { formatHandshake } from '../handshake.js';
@@ -249,10 +250,10 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     process.exit(128 + (signal === 'SIGHUP' ? 1 : 15));
   };
   // Whatever ends the process (user code calling process.exit, an empty event loop), the socket goes with it.
-  const onExit = () => listener?.unlink();
+  let removeExitHook = (): void => {};
   let disposeAbort = (): void => {};
   const removeHandlers = () => {
-    process.removeListener('exit', onExit);
+    removeExitHook();
     disposeAbort();
     process.removeListener('SIGINT', ignoreSigint);
     process.removeListener('SIGTERM', onSignal);
@@ -286,7 +287,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   }
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
-  process.on('exit', onExit);
+  removeExitHook = addExitHook(() => listener?.unlink());
   logger.debug('plugin address', { address: listener.address, network: listener.network });
 
   // 10. The handshake: first bytes on stdout, synchronously, then stdio capture.
