@@ -4,13 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KongPluginClient } from '../../src/kong-rpc/index.js';
 import { listenUnix, SocketInUseError } from '../../src/socket/index.js';
 import { watchReadiness } from '../../src/socket/readiness.js';
-import {
-  type Fixture,
-  killFixture,
-  removeDir,
-  startFixture,
-  tempSocketDir,
-} from '../helpers/socket.js';
+import { type Fixture, killFixture, removeDir, startFixture, tempSocketDir } from '../helpers/socket.js';
 
 // Spec socket.md §2.1 step 3: a probe half-closes and drains before it closes, so a server that writes first on
 // every connection (go-pdk v0.6's serverPid notification, Node servers that greet) and has no per-connection

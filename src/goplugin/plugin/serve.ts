@@ -1,14 +1,14 @@
 import { type ChannelOptions, Server } from '@grpc/grpc-js';
 import { onAbort } from '../../abort.js';
 import { addExitHook } from '../../socket/exit.js';
+import { GRPCBroker, shutdownServer } from '../broker.js';
 import { checkMagicCookie, MAGIC_COOKIE_MESSAGE, PLUGIN_ENV } from '../env.js';
 import { GoPluginError, ServeError } from '../errors.js';
 import { formatHandshake } from '../handshake.js';
 import { createHclogLogger, type Logger, writeFully } from '../hclog.js';
+import { type BoundListener, bindListener, defaultTransport, type PluginTransport } from '../listen.js';
 import type { AutoMTLSCertificateOptions } from '../mtls.js';
 import { negotiateProtocolVersion } from '../negotiate.js';
-import { GRPCBroker, shutdownServer } from './broker.js';
-import { type BoundListener, bindListener, defaultTransport, type PluginTransport } from './listen.js';
 import { registerInternalServices } from './services.js';
 import { StdioCapture } from './stdio.js';
 import { autoMTLS, insecure, type PluginSecurity } from './tls.js';
