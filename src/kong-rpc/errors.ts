@@ -198,3 +198,112 @@ export class KongConfigError extends KongRpcError {
     super('KONG_RPC_CONFIG', message, options);
   }
 }
+
+/**
+ * A ProtoBuf:1 frame declared a payload longer than `maxFrameBytes`. The length prefix is checked as soon as its
+ * four bytes arrive, before anything is allocated for the payload, and the connection is dropped.
+ *
+ * Code `KONG_RPC_FRAME_TOO_LARGE`.
+ */
+export class KongFrameTooLargeError extends KongRpcError {
+  /** The declared payload length. */
+  readonly length: number;
+  /** The cap it exceeded. */
+  readonly maxFrameBytes: number;
+
+  /**
+   * @param length - the declared payload length.
+   * @param maxFrameBytes - the cap.
+   */
+  constructor(length: number, maxFrameBytes: number) {
+    super(
+      'KONG_RPC_FRAME_TOO_LARGE',
+      `ProtoBuf:1 frame of ${length} bytes exceeds maxFrameBytes (${maxFrameBytes})`,
+    );
+    this.length = length;
+    this.maxFrameBytes = maxFrameBytes;
+  }
+}
+
+/**
+ * The peer speaks the other wire protocol: bytes that only make sense as msgpack-RPC (`MsgPack:1`) arrived where
+ * a `ProtoBuf:1` frame was expected (the first four bytes `94 01 …` of a msgpack response read as a length of
+ * gigabytes), or the reverse. Raised at once, never after a timeout, and before anything is allocated.
+ *
+ * Code `KONG_RPC_PROTOCOL_MISMATCH`.
+ */
+export class KongProtocolMismatchError extends KongRpcError {
+  /** The protocol this side speaks, e.g. `ProtoBuf:1`. */
+  readonly expected: string;
+  /** The protocol the peer appears to speak, e.g. `MsgPack:1`. */
+  readonly received: string;
+
+  /**
+   * @param expected - the protocol this side speaks.
+   * @param received - the protocol the peer appears to speak.
+   * @param detail - what gave it away.
+   */
+  constructor(expected: string, received: string, detail: string) {
+    super(
+      'KONG_RPC_PROTOCOL_MISMATCH',
+      `expected ${expected} but the peer speaks ${received}: ${detail}; check the plugin server's dump (Protocol)`,
+    );
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/**
+ * A ProtoBuf:1 `RpcReturn` carried another sequence number than the `RpcCall` it answers. Kong `assert`s the
+ * match (`Kong/kong: kong/runloop/plugin_servers/rpc/pb_rpc.lua`, `Rpc:call`); the connection is dropped.
+ *
+ * Code `KONG_RPC_SEQUENCE`.
+ */
+export class KongSequenceError extends KongRpcError {
+  /** The sequence sent in the `RpcCall`. */
+  readonly expected: number;
+  /** The sequence in the `RpcReturn`. */
+  readonly received: number;
+
+  /**
+   * @param expected - the sequence sent.
+   * @param received - the sequence received.
+   */
+  constructor(expected: number, received: number) {
+    super('KONG_RPC_SEQUENCE', `ProtoBuf:1 RpcReturn has sequence ${received}, expected ${expected}`);
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/**
+ * A ProtoBuf:1 plugin server closed the connection without answering a call. ProtoBuf servers have no error
+ * message: go-pdk closes the connection for an unknown instance, an unknown phase, a config that is not JSON or
+ * a call it cannot decode, and a crashed server closes it too. A MsgPack:1 server that is sent ProtoBuf:1 bytes
+ * also just closes, so the message names both protocols. For calls about an instance the Kong side reports
+ * {@link NoPluginInstanceError} with this error as its `cause`, as Kong restarts the instance on `closed`.
+ *
+ * Code `KONG_RPC_CLOSED_WITHOUT_REPLY`.
+ */
+export class KongClosedWithoutReplyError extends KongRpcError {
+  /** The call, e.g. `cmd_start_instance`. */
+  readonly call: string;
+  /** Whether the connection closed in the middle of a frame. */
+  readonly midFrame: boolean;
+
+  /**
+   * @param call - the call that got no reply.
+   * @param midFrame - whether a frame was cut short.
+   * @param options - `cause`: the socket error, if any.
+   */
+  constructor(call: string, midFrame: boolean, options?: PluginwireErrorOptions) {
+    super(
+      'KONG_RPC_CLOSED_WITHOUT_REPLY',
+      `the plugin server closed the connection ${midFrame ? 'in the middle of a frame' : 'without a reply'} ` +
+        `to ${call} (a ProtoBuf:1 server does this on any error; a MsgPack:1 server does it when sent ProtoBuf:1)`,
+      options,
+    );
+    this.call = call;
+    this.midFrame = midFrame;
+  }
+}

@@ -3,7 +3,8 @@
  *
  * {@link KongPluginClient} plays Kong against a plugin server (tests, tooling, gateways that run Kong's external
  * plugins); {@link KongPluginServer} serves TypeScript plugins to a real Kong. Under them sit the wire protocols
- * Kong speaks: `MsgPack:1` (on `pluginwire/msgpack-rpc`'s `RpcPeer` with Kong's byte-exact encoding).
+ * Kong speaks: `MsgPack:1` (on `pluginwire/msgpack-rpc`'s `RpcPeer` with Kong's byte-exact encoding) and
+ * `ProtoBuf:1` (length-prefixed protobuf frames, every Go plugin built with go-pdk v0.7 or later).
  *
  * @packageDocumentation
  */
@@ -16,6 +17,8 @@ export {
   KongPluginClient,
   type KongPluginClientEvents,
   type KongPluginClientOptions,
+  type KongPluginServerTarget,
+  type KongProtocol,
   type KongRemotePluginInfo,
   type KongRunEventOptions,
   type KongTerminalCall,
@@ -30,13 +33,17 @@ export {
   runPluginServerCli,
 } from './dump.js';
 export {
+  KongClosedWithoutReplyError,
   KongConfigError,
   KongConnectError,
   KongEventClosedError,
+  KongFrameTooLargeError,
   KongListenError,
   KongPdkError,
   KongProtocolError,
+  KongProtocolMismatchError,
   KongRpcError,
+  KongSequenceError,
   KongSocketInUseError,
   KongStepError,
   NoPluginInstanceError,
@@ -68,6 +75,7 @@ export {
   type KongPluginInfo,
   type KongPluginInstance,
 } from './plugins.js';
+export { KONG_PROTOCOLS } from './protocol.js';
 export {
   type KongListenOptions,
   KongPluginServer,
