@@ -4,8 +4,8 @@
  */
 import { Deadline, raceAbort } from '../abort.js';
 import { RequestAbortedError, TimeoutError } from '../msgpack-rpc/index.js';
+import type { CallOptions } from './connections.js';
 import { KongPdkError } from './errors.js';
-import type { CallOptions } from './pool.js';
 
 /** The caller's PDK implementation, as the event loop calls it. */
 export type PdkFunction = (method: string, args: unknown[]) => unknown;

@@ -3,7 +3,7 @@ import { onAbort } from '../abort.js';
 import { type ConnectOptions, connectUnix } from './client.js';
 import { PoolClosedError, PoolTimeoutError } from './connect-errors.js';
 import { SocketAbortedError } from './errors.js';
-import { resolveAddress, type SocketAddress } from './path.js';
+import { formatAddress, resolveAddress, type SocketAddress } from './path.js';
 import { type PoolLease, rawConnections } from './pool-connection.js';
 
 /**
@@ -57,12 +57,16 @@ export interface PoolOptions<C = PoolLease> {
    * default never: a failed exchange destroys its connection.
    */
   reusableAfter?: (error: unknown) => boolean;
+  /** The error an exchange fails with once the pool is closed; default {@link PoolClosedError}. */
+  closedError?: () => unknown;
 }
 
 /** Options of one {@link UnixSocketPool.exchange}. */
 export interface ExchangeOptions {
   /** Cancels the wait for a connection (and the connect); the exchange itself watches it on its own. */
   signal?: AbortSignal | undefined;
+  /** The error the exchange fails with when `signal` aborts the wait; default {@link SocketAbortedError}. */
+  abortError?: (reason: unknown) => unknown;
 }
 
 interface Waiter<C> {
@@ -100,6 +104,7 @@ export class UnixSocketPool<C = PoolLease> {
   readonly #connector: PoolConnector;
   readonly #factory: PoolConnectionFactory<C>;
   readonly #reusableAfter: ((error: unknown) => boolean) | undefined;
+  readonly #closedError: () => unknown;
   /** Idle connections, least recently used first; `#idleSince` in parallel. */
   readonly #idle: C[] = [];
   readonly #idleSince: number[] = [];
@@ -117,7 +122,8 @@ export class UnixSocketPool<C = PoolLease> {
    * @throws the address errors of {@link resolveAddress}.
    */
   constructor(address: SocketAddress, options: PoolOptions<C> = {}) {
-    this.#path = resolveAddress(address).display;
+    // An injected connector decides what the address means; only the default one needs a valid socket path.
+    this.#path = options.connector === undefined ? resolveAddress(address).display : formatAddress(address);
     this.#max = options.max ?? 256;
     this.#maxIdle = options.maxIdle ?? 256;
     this.#idleTimeout = options.idleTimeout ?? 60_000;
@@ -131,6 +137,7 @@ export class UnixSocketPool<C = PoolLease> {
       options.connection ??
       (rawConnections(this.#path, options.readTimeout ?? 60_000) as unknown as PoolConnectionFactory<C>);
     this.#reusableAfter = options.reusableAfter;
+    this.#closedError = options.closedError ?? (() => new PoolClosedError(this.#path));
   }
 
   /** Connections that exist now (leased, connecting or idle). */
@@ -165,7 +172,7 @@ export class UnixSocketPool<C = PoolLease> {
     // The common case, an idle connection at hand, takes no extra promise.
     const idle = this.#takeIdle();
     if (idle !== undefined) return this.#run(idle, exchange);
-    return this.#acquire(options?.signal).then((connection) => this.#run(connection, exchange));
+    return this.#acquire(options).then((connection) => this.#run(connection, exchange));
   }
 
   /** Closes every idle connection, e.g. after the server restarted (the supervisor's `restart` event). */
@@ -182,7 +189,7 @@ export class UnixSocketPool<C = PoolLease> {
    */
   async close(options: { deadline?: number } = {}): Promise<void> {
     this.#closed = true;
-    for (const waiter of this.#waiters.splice(0)) waiter.fail(new PoolClosedError(this.#path));
+    for (const waiter of this.#waiters.splice(0)) waiter.fail(this.#closedError());
     this.dropIdle();
     if (this.#leased.size > 0 && (options.deadline ?? 5000) > 0) {
       await new Promise<void>((resolve) => {
@@ -202,7 +209,7 @@ export class UnixSocketPool<C = PoolLease> {
     if (this.#closed) {
       // The pool closed while this exchange was connecting.
       this.#discard(connection);
-      return Promise.reject(new PoolClosedError(this.#path));
+      return Promise.reject(this.#closedError());
     }
     this.#leased.add(connection);
     this.#factory.acquired?.(connection);
@@ -224,15 +231,16 @@ export class UnixSocketPool<C = PoolLease> {
     );
   }
 
-  async #acquire(signal: AbortSignal | undefined): Promise<C> {
+  async #acquire(options: ExchangeOptions | undefined): Promise<C> {
+    const signal = options?.signal;
     for (;;) {
-      if (this.#closed) throw new PoolClosedError(this.#path);
-      if (signal?.aborted) throw new SocketAbortedError(`connect to ${this.#path}`, signal.reason);
+      if (this.#closed) throw this.#closedError();
+      if (signal?.aborted) throw this.#abortError(options, signal.reason);
       const idle = this.#takeIdle();
       if (idle !== undefined) return idle;
       if (this.size < this.#max) return this.#open(signal);
       // At the cap: wait for a released connection, or for a free slot when one closes.
-      const granted = await this.#wait(signal);
+      const granted = await this.#wait(options);
       if (granted !== undefined) return granted;
     }
   }
@@ -248,7 +256,12 @@ export class UnixSocketPool<C = PoolLease> {
     }
   }
 
-  #wait(signal: AbortSignal | undefined): Promise<C | undefined> {
+  #abortError(options: ExchangeOptions | undefined, reason: unknown): unknown {
+    return options?.abortError?.(reason) ?? new SocketAbortedError(`connect to ${this.#path}`, reason);
+  }
+
+  #wait(options: ExchangeOptions | undefined): Promise<C | undefined> {
+    const signal = options?.signal;
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const leave = (): void => {
@@ -279,7 +292,7 @@ export class UnixSocketPool<C = PoolLease> {
       }
       const disposeAbort = onAbort(signal, (reason) => {
         leave();
-        waiter.fail(new SocketAbortedError(`connect to ${this.#path}`, reason));
+        waiter.fail(this.#abortError(options, reason));
       });
     });
   }

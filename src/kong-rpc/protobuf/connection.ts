@@ -3,10 +3,10 @@
  * (with a typed error) on a closed socket, an over-cap or msgpack "length", or a cancelled call. Kong reads
  * nothing it did not ask for, so frames that arrive early wait here with the socket paused.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { RequestAbortedError } from '../../msgpack-rpc/index.js';
+import type { PooledConnection } from '../connections.js';
 import { KongClosedWithoutReplyError } from '../errors.js';
-import type { PooledConnection } from '../pool.js';
 import { FrameReader } from './framing.js';
 
 interface PendingRead {
@@ -19,7 +19,7 @@ interface PendingRead {
 
 /** @internal */
 export class ProtobufConnection implements PooledConnection {
-  private readonly socket: Socket;
+  private readonly socket: Duplex;
   private readonly reader: FrameReader;
   private readonly ready: Buffer[] = [];
   private pending: PendingRead | undefined;
@@ -29,10 +29,10 @@ export class ProtobufConnection implements PooledConnection {
   private readonly closeListeners: (() => void)[] = [];
 
   /**
-   * @param socket - a connected socket.
+   * @param socket - a connected socket (or any duplex stream).
    * @param maxFrameBytes - the largest frame payload accepted.
    */
-  constructor(socket: Socket, maxFrameBytes: number) {
+  constructor(socket: Duplex, maxFrameBytes: number) {
     this.socket = socket;
     this.reader = new FrameReader(maxFrameBytes);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
