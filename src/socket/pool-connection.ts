@@ -6,7 +6,6 @@ import {
   ReadTimeoutError,
   WriteFailedError,
 } from './connect-errors.js';
-import { closeGently } from './gentle.js';
 import type { PoolConnectionFactory } from './pool.js';
 
 /**
@@ -81,10 +80,15 @@ export class PoolLease {
     if (this.#closed) listener();
   }
 
-  /** @internal Closes gently (half-close, drain, bounded), so a server that writes first is not reset. */
+  /**
+   * @internal Closes the connection now. Unlike a probe (which closes before it could read the server's first
+   * bytes, hence `closeGently`), a pooled connection is read continuously, so no greeting sits unread in the
+   * kernel's queue to make the close reset the server; a plain destroy also keeps `perExchange` as cheap as a raw
+   * connect per exchange.
+   */
   destroy(): void {
     this.#gone();
-    void closeGently(this.#stream as Socket);
+    this.#stream.destroy();
   }
 
   #gone(error?: unknown): void {
