@@ -4,6 +4,7 @@
  * nothing it did not ask for, so frames that arrive early wait here with the socket paused.
  */
 import type { Duplex } from 'node:stream';
+import { onAbort } from '../../abort.js';
 import { RequestAbortedError } from '../../msgpack-rpc/index.js';
 import type { PooledConnection } from '../connections.js';
 import { KongClosedWithoutReplyError } from '../errors.js';
@@ -13,8 +14,8 @@ interface PendingRead {
   call: string;
   resolve(frame: Buffer): void;
   reject(error: Error): void;
-  signal: AbortSignal | undefined;
-  onAbort: () => void;
+  /** Removes the abort listener. */
+  disposeAbort: () => void;
 }
 
 /** @internal */
@@ -76,13 +77,14 @@ export class ProtobufConnection implements PooledConnection {
     if (this.closed) return Promise.reject(new KongClosedWithoutReplyError(call, this.reader.midFrame));
     if (signal?.aborted) return Promise.reject(this.abortError(call, signal));
     return new Promise<Buffer>((resolve, reject) => {
-      const onAbort = () => {
+      const pending: PendingRead = { call, resolve, reject, disposeAbort: noop };
+      this.pending = pending;
+      // Not aborted yet (checked above), so the listener is added, not called.
+      pending.disposeAbort = onAbort(signal, () => {
         this.pending = undefined;
         reject(this.abortError(call, signal));
         this.destroy();
-      };
-      this.pending = { call, resolve, reject, signal, onAbort };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      });
       this.socket.resume();
     });
   }
@@ -133,7 +135,7 @@ export class ProtobufConnection implements PooledConnection {
     const pending = this.pending;
     if (pending === undefined) return undefined;
     this.pending = undefined;
-    pending.signal?.removeEventListener('abort', pending.onAbort);
+    pending.disposeAbort();
     return pending;
   }
 
@@ -141,3 +143,5 @@ export class ProtobufConnection implements PooledConnection {
     return new RequestAbortedError(call, undefined, false, signal?.reason);
   }
 }
+
+function noop(): void {}
