@@ -71,8 +71,8 @@ export function livingGroupMembers(pgid: number): number[] {
 /** Resolves with `promise`'s value, or `undefined` after `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   return new Promise((resolve) => {
+    // Not unref'ed: a stop that someone awaits keeps the process alive until it is done (cleared on resolve).
     const timer = setTimeout(() => resolve(undefined), ms);
-    timer.unref();
     void promise.then((value) => {
       clearTimeout(timer);
       resolve(value);
