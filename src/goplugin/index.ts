@@ -5,6 +5,15 @@
  */
 export { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
 export {
+  type BrokerConnection,
+  type BrokerServer,
+  type BrokerSettings,
+  type BrokerStream,
+  type ConnInfo,
+  type ConnInfoKnock,
+  GRPCBroker,
+} from './broker.js';
+export {
   buildPluginEnv,
   checkMagicCookie,
   DEFAULT_PORT_RANGE,
@@ -85,6 +94,7 @@ export {
 export { cleanupPlugins } from './host/registry.js';
 export { reattachPlugin, startPlugin } from './host/start.js';
 export type { OutputSink } from './host/stdio.js';
+export { type BoundListener, MAX_SOCKET_PATH_BYTES, type PluginTransport } from './listen.js';
 export {
   type AutoMTLSCertificate,
   type AutoMTLSCertificateOptions,
@@ -92,16 +102,6 @@ export {
   generateAutoMTLSCertificate,
 } from './mtls.js';
 export { negotiateProtocolVersion, type ProtocolNegotiation } from './negotiate.js';
-export {
-  type BrokerConnection,
-  type BrokerServer,
-  type BrokerSettings,
-  type BrokerStream,
-  type ConnInfo,
-  type ConnInfoKnock,
-  GRPCBroker,
-} from './plugin/broker.js';
-export { type BoundListener, MAX_SOCKET_PATH_BYTES, type PluginTransport } from './plugin/listen.js';
 export { INTERNAL_PROTO_FILES, internalProtoDir } from './plugin/protos.js';
 export {
   GO_PLUGIN_MAX_MESSAGE_LENGTH,

@@ -156,11 +156,12 @@ export class KongListenError extends KongRpcError {
    * @param cause - the system error.
    */
   constructor(socketPath: string, cause: unknown) {
-    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    // A system error names it in `code`; pluginwire's socket errors in `errno` (their `code` is SOCKET_*).
+    const errno = (cause as { errno?: unknown } | undefined)?.errno;
     const detail = cause instanceof Error ? cause.message : String(cause);
     super('KONG_RPC_LISTEN', `cannot listen on ${socketPath}: ${detail}`, { cause });
     this.socketPath = socketPath;
-    this.errno = errno;
+    this.errno = typeof errno === 'string' ? errno : (cause as NodeJS.ErrnoException | undefined)?.code;
   }
 }
 
@@ -193,9 +194,9 @@ export class KongConnectError extends KongRpcError {
  * Code `KONG_RPC_CONFIG`.
  */
 export class KongConfigError extends KongRpcError {
-  /** @param message - what is wrong. */
-  constructor(message: string) {
-    super('KONG_RPC_CONFIG', message);
+  /** @param message - what is wrong. @param options - `cause`, e.g. the socket module's path error. */
+  constructor(message: string, options?: PluginwireErrorOptions) {
+    super('KONG_RPC_CONFIG', message, options);
   }
 }
 

@@ -11,7 +11,7 @@ import {
   GRPCBroker,
   ServeError,
 } from '../../src/goplugin/index.js';
-import { bindListener } from '../../src/goplugin/plugin/listen.js';
+import { bindListener } from '../../src/goplugin/listen.js';
 import { StdioCapture } from '../../src/goplugin/plugin/stdio.js';
 
 class FakeStream extends EventEmitter {

@@ -12,9 +12,9 @@ import {
   type Client as GrpcClient,
   type Server,
 } from '@grpc/grpc-js';
+import { type BrokerServer, type ConnInfo, GRPCBroker } from '../broker.js';
 import type { Logger, LogLevel } from '../hclog.js';
-import { type BrokerServer, type ConnInfo, GRPCBroker } from '../plugin/broker.js';
-import { bindListener } from '../plugin/listen.js';
+import { bindListener } from '../listen.js';
 import {
   brokerServerCredentials,
   MAX_MESSAGE_BYTES,

@@ -1,7 +1,7 @@
 import type { ChannelCredentials, ChannelOptions, Server, ServerCredentials } from '@grpc/grpc-js';
 import { Server as GrpcServer } from '@grpc/grpc-js';
-import { BrokerError } from '../errors.js';
-import type { Logger } from '../hclog.js';
+import { BrokerError } from './errors.js';
+import type { Logger } from './hclog.js';
 import type { BoundListener } from './listen.js';
 
 /** `plugin.ConnInfo` as proto-loader decodes it (keepCase). */
