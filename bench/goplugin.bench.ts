@@ -8,11 +8,10 @@
  *   npm run bench -- goplugin
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INTERNAL_PROTO_FILES } from '../src/goplugin/index.js';
 import { goFixturesBuilt, KV_PROTO_DIR, KVHOST, KVPLUGIN, kvhostLine } from '../test/fixtures/go/fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -99,10 +98,6 @@ try {
     },
     logLevel: 'error',
   });
-  // As in the published package, the internal protos sit next to the bundle (the runtime looks in ./protos).
-  mkdirSync(join(tmp, 'protos'));
-  for (const file of INTERNAL_PROTO_FILES)
-    copyFileSync(join(root, 'src/goplugin/protos', file), join(tmp, 'protos', file));
 
   process.stdout.write(
     `load average ${loadavg()

@@ -102,7 +102,6 @@ export {
   GRPCBroker,
 } from './plugin/broker.js';
 export { type BoundListener, MAX_SOCKET_PATH_BYTES, type PluginTransport } from './plugin/listen.js';
-export { INTERNAL_PROTO_FILES, internalProtoDir } from './plugin/protos.js';
 export {
   GO_PLUGIN_MAX_MESSAGE_LENGTH,
   type PluginContext,

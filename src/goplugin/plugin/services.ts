@@ -5,8 +5,8 @@ import {
   type sendUnaryData,
   status,
 } from '@grpc/grpc-js';
+import { internalServices } from '../protos.js';
 import type { BrokerStream, GRPCBroker } from './broker.js';
-import { internalServices } from './protos.js';
 import type { StdioCapture } from './stdio.js';
 
 // grpc.health.v1.HealthCheckResponse.ServingStatus
