@@ -51,7 +51,8 @@ export {
 } from './hclog.js';
 // ---- host runtime: launching and using go-plugin plugins (host side) ----
 export type { BrokeredConnection, PluginBroker } from './host/broker.js';
-export { PluginClient } from './host/client.js';
+export type { PluginClient } from './host/client.js';
+export { reattachPlugin, startPlugin } from './host/entry.js';
 export {
   InvalidPluginOptionsError,
   PingError,
@@ -83,7 +84,6 @@ export {
   type TerraformReattachConfig,
 } from './host/reattach.js';
 export { cleanupPlugins } from './host/registry.js';
-export { reattachPlugin, startPlugin } from './host/start.js';
 export type { OutputSink } from './host/stdio.js';
 export {
   type AutoMTLSCertificate,
