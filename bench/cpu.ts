@@ -11,6 +11,7 @@
  * ({@link perOp}).
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -97,5 +98,21 @@ export class CpuWindow {
     const self = cpuSince(this.#self);
     const after = await Promise.all(this.childProcesses.map(childCpu));
     return { self, children: after.map((value, index) => value - this.#children[index]!) };
+  }
+}
+
+/**
+ * User + system CPU µs of any process (a Go plugin, say) from `/proc/<pid>/stat` (Linux), or NaN when it cannot be
+ * read. The kernel counts in USER_HZ ticks (100 a second): 10 ms steps, so read it over windows of a second or more.
+ */
+export function procCpu(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (the command) is in parentheses and may hold spaces: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
   }
 }

@@ -84,7 +84,15 @@ const ADAPTERS: Record<string, (data: Json) => Omit<SummaryRow, 'scenario'>[]> =
     },
     {
       figure: `TS host Put+Get ${fmt(num(d.tsHostCallsPerSec))} calls/s`,
+      cpu: cpuCell(num(obj(d.cpuUsPerCall).tsHost) + num(obj(d.cpuUsPerCall).tsHostPlugin), 'call', [
+        num(obj(d.cpuUsPerCall).tsHost),
+        num(obj(d.cpuUsPerCall).tsHostPlugin),
+      ]),
       baseline: `Go host ${fmt(num(d.goHostCallsPerSec))} calls/s`,
+      baselineCpu: cpuCell(num(obj(d.cpuUsPerCall).goHost) + num(obj(d.cpuUsPerCall).goHostPlugin), 'call', [
+        num(obj(d.cpuUsPerCall).goHost),
+        num(obj(d.cpuUsPerCall).goHostPlugin),
+      ]),
       ratio: num(d.callsRatioTsOverGo),
       ...judged(num(d.callsRatioTsOverGo), {}),
     },
@@ -105,7 +113,15 @@ const ADAPTERS: Record<string, (data: Json) => Omit<SummaryRow, 'scenario'>[]> =
         },
         {
           figure: `TS plugin (bundled) ${fmt(num(js.callsPerSec))} calls/s, ${mtls}`,
+          cpu: cpuCell(num(js.hostCpuUsPerCall) + num(js.pluginCpuUsPerCall), 'call', [
+            num(js.hostCpuUsPerCall),
+            num(js.pluginCpuUsPerCall),
+          ]),
           baseline: `Go plugin ${fmt(num(go.callsPerSec))} calls/s`,
+          baselineCpu: cpuCell(num(go.hostCpuUsPerCall) + num(go.pluginCpuUsPerCall), 'call', [
+            num(go.hostCpuUsPerCall),
+            num(go.pluginCpuUsPerCall),
+          ]),
           ratio: num(ratios.callsPerSecJsOverGo),
           ...judged(num(ratios.callsPerSecJsOverGo), {}),
         },
@@ -114,26 +130,36 @@ const ADAPTERS: Record<string, (data: Json) => Omit<SummaryRow, 'scenario'>[]> =
   socket: (d) => {
     const r = obj(d.results);
     const ratios = obj(d.ratios);
-    const row = (figure: string, baseline: string, ratio: number) => ({
+    const cpu = obj(d.cpuUsPerOp);
+    // One process runs both ends: its CPU per operation covers client and server.
+    const row = (figure: string, key: string, baseline: string, baselineKey: string, ratio: number) => ({
       figure,
+      cpu: `${fmt(num(cpu[key]))} µs/op`,
       baseline,
+      baselineCpu: `${fmt(num(cpu[baselineKey]))} µs/op`,
       ratio,
       ...judged(ratio, {}),
     });
     return [
       row(
         `UnixSocketPool round trip, kept-open connection ${fmt(num(r.poolKeepaliveUs))} µs`,
+        'poolKeepaliveUs',
         `raw net ${fmt(num(r.rawKeepaliveUs))} µs`,
+        'rawKeepaliveUs',
         num(ratios.poolKeepaliveVsRaw),
       ),
       row(
         `UnixSocketPool round trip, connection per exchange ${fmt(num(r.poolPerExchangeUs))} µs`,
+        'poolPerExchangeUs',
         `raw net ${fmt(num(r.rawConnectPerExchangeUs))} µs`,
+        'rawConnectPerExchangeUs',
         num(ratios.poolPerExchangeVsRaw),
       ),
       row(
         `connectUnix + close ${fmt(num(r.connectUnixUs))} µs`,
+        'connectUnixUs',
         `net.createConnection + close ${fmt(num(r.netConnectUs))} µs`,
+        'netConnectUs',
         num(ratios.connectUnixVsNetConnect),
       ),
     ];
@@ -143,7 +169,9 @@ const ADAPTERS: Record<string, (data: Json) => Omit<SummaryRow, 'scenario'>[]> =
       const s = obj(entry);
       return {
         figure: `parse ${fmt(num(s.lines), 0)} lines: ${fmt(num(s.nsPerLine), 0)} ns/line`,
+        cpu: `${fmt(num(s.cpuNsPerLine), 0)} ns/line`,
         baseline: `text.split('\\n') ${fmt(num(s.splitMs), 3)} ms`,
+        baselineCpu: `${fmt(num(s.splitCpuMs), 3)} ms`,
         ratio: num(s.ratioToSplit),
         ...judged(num(s.ratioToSplit), {}),
       };
