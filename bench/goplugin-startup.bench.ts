@@ -16,11 +16,15 @@
  * its own kv.proto, and `servePlugin` up to the handshake; medians are printed and written to
  * bench/results/goplugin-startup.json. Target: pluginwire's share ≤ 10 ms (the plugin's own kv.proto excluded,
  * since that is the user's code: it is reported beside it).
+ *
+ * `STARTUP_BENCH_SRC=<dir>` bundles another checkout's `src/` instead (A/B against an older revision, e.g. from
+ * `git archive <rev> src | tar -x -C <dir>`); a `goplugin/protos` folder there is copied next to the bundle, where
+ * revisions before the compiled definitions looked for it. Its results go to `results/ab/goplugin-startup.<dir>.json`.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 
@@ -28,6 +32,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const SESSIONS = Number(process.env.STARTUP_BENCH_SESSIONS ?? 15);
 const TARGET_MS = 10;
+const SRC = process.env.STARTUP_BENCH_SRC ?? join(root, 'src');
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -152,7 +157,7 @@ function session(file: string, marks: boolean): Promise<Session> {
 
 try {
   buildSync({
-    entryPoints: [join(root, 'src/goplugin/index.ts')],
+    entryPoints: [join(SRC, 'goplugin/index.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -166,6 +171,9 @@ try {
     logLevel: 'error',
   });
   copyFileSync(join(root, 'examples/gateway/kv.proto'), join(dir, 'kv.proto'));
+  if (process.env.STARTUP_BENCH_SRC !== undefined && existsSync(join(SRC, 'goplugin/protos'))) {
+    cpSync(join(SRC, 'goplugin/protos'), join(dir, 'protos'), { recursive: true });
+  }
   const floorFile = join(dir, 'floor.mjs');
   const pluginFile = join(dir, 'kv-plugin.mjs');
   writeFileSync(floorFile, FLOOR);
@@ -240,7 +248,13 @@ try {
     ].join('\n'),
   );
   mkdirSync(join(here, 'results'), { recursive: true });
-  writeFileSync(join(here, 'results', 'goplugin-startup.json'), `${JSON.stringify(withProto, null, 2)}\n`);
+  // An A/B run goes to results/ab/, out of the summary's way.
+  const out =
+    process.env.STARTUP_BENCH_SRC === undefined
+      ? join(here, 'results', 'goplugin-startup.json')
+      : join(here, 'results', 'ab', `goplugin-startup.${basename(dirname(SRC))}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ ...withProto, src: SRC }, null, 2)}\n`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

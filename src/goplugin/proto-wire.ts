@@ -10,6 +10,7 @@
  * user code expect; `test/goplugin/protos.test.ts` checks both directions against proto-loader.
  */
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { GoPluginError } from './errors.js';
 
 /** The field kinds the internal protos use. */
 export type FieldKind = 'string' | 'bytes' | 'bool' | 'uint32' | 'enum' | 'message';
@@ -33,9 +34,9 @@ const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
 const WIRE_FIXED32 = 5;
 
-/** A message that does not parse: gRPC turns a throwing deserializer into an INTERNAL status. */
-function malformed(type: string): Error {
-  return new Error(`malformed ${type} message`);
+/** A message that does not parse (grpc-js turns a throwing deserializer into an INTERNAL status). */
+function malformed(type: string): GoPluginError {
+  return new GoPluginError('GOPLUGIN_MALFORMED_MESSAGE', `malformed ${type} message`);
 }
 
 class Reader {
@@ -137,7 +138,7 @@ function decodeInto(fields: Fields, type: string, reader: Reader, message: Messa
 /**
  * Decodes one message of `type`.
  *
- * @throws Error on truncated or malformed input.
+ * @throws {@link GoPluginError} `GOPLUGIN_MALFORMED_MESSAGE` on truncated or malformed input.
  */
 export function decodeMessage(fields: Fields, type: string, bytes: Buffer): Message {
   return decodeInto(fields, type, new Reader(bytes, 0, bytes.length, type), defaults(fields, type));

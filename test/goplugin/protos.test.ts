@@ -10,6 +10,7 @@ import {
   GOPLUGIN_PROTO_DIR,
   GOPLUGIN_PROTO_FILES,
 } from '../../scripts/gen-goplugin-protos.js';
+import { GoPluginError } from '../../src/goplugin/index.js';
 import { decodeMessage, encodeMessage } from '../../src/goplugin/proto-wire.js';
 import { MESSAGES } from '../../src/goplugin/protos.generated.js';
 import { internalServices } from '../../src/goplugin/protos.js';
@@ -183,7 +184,11 @@ describe('go-plugin internal protos, compiled at build time', () => {
       try {
         decoded = decodeMessage(MESSAGES, 'plugin.ConnInfo', cut);
       } catch (error) {
-        expect((error as Error).message).toBe('malformed plugin.ConnInfo message');
+        expect(error).toBeInstanceOf(GoPluginError);
+        expect(error).toMatchObject({
+          code: 'GOPLUGIN_MALFORMED_MESSAGE',
+          message: 'malformed plugin.ConnInfo message',
+        });
         continue;
       }
       // A cut that falls between two fields is a valid shorter message: proto-loader must agree with it.
