@@ -41,6 +41,8 @@ export default defineConfig([
     // modules it uses, finding any runtime-loaded protos in dist/<module>/protos as the module builds do.
     entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
+    // One file: the goplugin host side, which the module builds load lazily from a chunk, is inlined here.
+    splitting: false,
     dts: false,
     clean: false,
     sourcemap: true,
