@@ -7,6 +7,11 @@ import type { PluginClient } from './client.js';
 import type { ReattachPluginOptions, StartPluginOptions } from './options.js';
 import type { ReattachConfig, TerraformReattachConfig } from './reattach.js';
 
+// Kept after the first load: a dynamic import of a loaded module still goes through the module loader (and any
+// loader hooks, such as a TypeScript runner's) on every call.
+let runtime: Promise<typeof import('./start.js')> | undefined;
+const hostRuntime = () => (runtime ??= import('./start.js'));
+
 /**
  * Launches a go-plugin plugin and connects to it, as a Go host's `client.Client()` does.
  *
@@ -35,8 +40,7 @@ import type { ReattachConfig, TerraformReattachConfig } from './reattach.js';
  * ```
  */
 export async function startPlugin(options: StartPluginOptions): Promise<PluginClient> {
-  const start = await import('./start.js');
-  return start.startPlugin(options);
+  return (await hostRuntime()).startPlugin(options);
 }
 
 /**
@@ -59,6 +63,5 @@ export async function reattachPlugin(
   config: ReattachConfig | TerraformReattachConfig,
   options: ReattachPluginOptions = {},
 ): Promise<PluginClient> {
-  const start = await import('./start.js');
-  return start.reattachPlugin(config, options);
+  return (await hostRuntime()).reattachPlugin(config, options);
 }
