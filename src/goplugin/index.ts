@@ -60,7 +60,8 @@ export {
 } from './hclog.js';
 // ---- host runtime: launching and using go-plugin plugins (host side) ----
 export type { BrokeredConnection, PluginBroker } from './host/broker.js';
-export { PluginClient } from './host/client.js';
+export type { PluginClient } from './host/client.js';
+export { reattachPlugin, startPlugin } from './host/entry.js';
 export {
   InvalidPluginOptionsError,
   PingError,
@@ -92,7 +93,6 @@ export {
   type TerraformReattachConfig,
 } from './host/reattach.js';
 export { cleanupPlugins } from './host/registry.js';
-export { reattachPlugin, startPlugin } from './host/start.js';
 export type { OutputSink } from './host/stdio.js';
 export { type BoundListener, MAX_SOCKET_PATH_BYTES, type PluginTransport } from './listen.js';
 export {
@@ -102,7 +102,6 @@ export {
   generateAutoMTLSCertificate,
 } from './mtls.js';
 export { negotiateProtocolVersion, type ProtocolNegotiation } from './negotiate.js';
-export { INTERNAL_PROTO_FILES, internalProtoDir } from './plugin/protos.js';
 export {
   GO_PLUGIN_MAX_MESSAGE_LENGTH,
   type PluginContext,

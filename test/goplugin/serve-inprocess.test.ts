@@ -14,20 +14,20 @@ import {
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
+// The .proto files, loaded with proto-loader: an independent check of the compiled definitions the runtime uses.
+import { GOPLUGIN_PROTO_DIR, GOPLUGIN_PROTO_FILES } from '../../scripts/gen-goplugin-protos.js';
 import {
   type ConnInfo,
   createHclogLogger,
-  INTERNAL_PROTO_FILES,
-  internalProtoDir,
   type ServedPlugin,
   servePlugin,
 } from '../../src/goplugin/index.js';
 import { KV_PROTO_DIR } from '../fixtures/go/fixtures.js';
 
-const protoDir = internalProtoDir();
+const protoDir = GOPLUGIN_PROTO_DIR;
 const internal = loadPackageDefinition(
   loadSync(
-    INTERNAL_PROTO_FILES.map((file) => join(protoDir, file)),
+    GOPLUGIN_PROTO_FILES.map((file) => join(protoDir, file)),
     { keepCase: true, enums: String, defaults: true, includeDirs: [protoDir] },
   ),
 );
