@@ -2,6 +2,7 @@
  * The Kong side of Kong's MsgPack:1 plugin-server protocol: what Kong's `mp_rpc.lua` and `plugin.lua` do, for
  * gateways, tools and tests that run Kong's external plugins (Go, JS, Python plugin servers) unchanged.
  */
+import type { Duplex } from 'node:stream';
 import { RemoteError } from '../msgpack-rpc/index.js';
 import { EventDeadline, isPromiseLike, runPdk } from './deadline.js';
 import { KongConfigError, NoPluginInstanceError } from './errors.js';
@@ -109,6 +110,19 @@ export interface KongPluginClientOptions {
   retries?: number;
   /** The largest message accepted from the server, in bytes. Default 128 MiB (the Kong profile's cap). */
   maxFrameBytes?: number;
+  /**
+   * Opens one connection to the plugin server, instead of connecting to `socketPath` (which then only names the
+   * server in errors): for in-memory transports in tests, or a socket the caller connects itself. Called once per
+   * pooled connection; a rejection becomes `KongConnectError` (no `connectRetry`, no `connectTimeout`).
+   *
+   * @example
+   * ```ts
+   * const [kongSide, serverSide] = createMemoryDuplexPair(); // from pluginwire/msgpack-rpc
+   * server.serve(serverSide);
+   * const client = new KongPluginClient({ socketPath: 'memory', connect: async () => kongSide });
+   * ```
+   */
+  connect?: () => Promise<Duplex>;
 }
 
 /**
@@ -138,12 +152,16 @@ export class KongPluginClient {
   private lastPid: number | undefined;
 
   /**
-   * @param options - socket path, pool, timeouts and retries.
-   * @throws {@link KongConfigError} for a missing socket path or an out-of-range option.
+   * @param options - socket path (or `connect`), pool, timeouts and retries.
+   * @throws {@link KongConfigError} for a missing socket path, a `connect` that is not a function, or an
+   *   out-of-range option.
    */
   constructor(options: KongPluginClientOptions) {
     if (typeof options?.socketPath !== 'string' || options.socketPath === '') {
       throw new KongConfigError('socketPath must be a non-empty string');
+    }
+    if (options.connect !== undefined && typeof options.connect !== 'function') {
+      throw new KongConfigError('connect must be a function that opens one connection');
     }
     this.timeout = positive('timeout', options.timeout, 60_000);
     this.retries = count('retries', options.retries, 1);
@@ -157,6 +175,7 @@ export class KongPluginClient {
       maxFrameBytes:
         options.maxFrameBytes === undefined ? undefined : positive('maxFrameBytes', options.maxFrameBytes, 0),
       onServerPid: (pid) => this.serverPid(pid),
+      connect: options.connect,
     });
     this.cache = new InstanceCache({
       start: async (name, config) => (await this.startInstance(name, config)).id,

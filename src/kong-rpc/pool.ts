@@ -4,7 +4,8 @@
  * closed after `idleTimeout`, as nginx's keepalive pool does. Private to the Kong layer until the socket
  * module's pool can take its place.
  */
-import { createConnection, type Socket } from 'node:net';
+import { createConnection } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   ConnectionClosedError,
   EncodeError,
@@ -24,6 +25,8 @@ export interface PoolOptions {
   connectRetry: number;
   maxFrameBytes: number | undefined;
   onServerPid: (pid: number) => void;
+  /** Opens one connection instead of connecting to `socketPath` (tests, in-memory transports). */
+  connect: (() => Promise<Duplex>) | undefined;
 }
 
 /** Per-call options. */
@@ -157,7 +160,7 @@ export class ConnectionPool {
 
   private async open(signal: AbortSignal | undefined): Promise<KongClientConnection> {
     this.connecting++;
-    let socket: Socket;
+    let socket: Duplex;
     try {
       socket = await this.connect(signal);
     } catch (error) {
@@ -240,8 +243,16 @@ export class ConnectionPool {
   }
 
   /** Connects, retrying ENOENT/ECONNREFUSED for `connectRetry` ms (a server that is still starting). */
-  private async connect(signal: AbortSignal | undefined): Promise<Socket> {
-    const { socketPath, connectTimeout, connectRetry } = this.options;
+  private async connect(signal: AbortSignal | undefined): Promise<Duplex> {
+    const { socketPath, connectTimeout, connectRetry, connect } = this.options;
+    if (connect !== undefined) {
+      // The caller's transport: its failure is a connect failure, reported as one (no retry, no timer here).
+      try {
+        return await connect();
+      } catch (error) {
+        throw new KongConnectError(socketPath, { cause: error });
+      }
+    }
     const giveUpAt = performance.now() + connectRetry;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -257,8 +268,8 @@ export class ConnectionPool {
   }
 }
 
-function connectOnce(path: string, timeout: number, signal: AbortSignal | undefined): Promise<Socket> {
-  return new Promise<Socket>((resolve, reject) => {
+function connectOnce(path: string, timeout: number, signal: AbortSignal | undefined): Promise<Duplex> {
+  return new Promise<Duplex>((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
       return;
