@@ -1,12 +1,16 @@
 /**
- * The fuzz suite in CI: every target of targets.ts with a fixed seed and a modest number of inputs.
- * `npm run fuzz -- --runs N [--seed S] [target…]` runs the same targets longer.
+ * The fuzz suite in CI, deterministic: every target of registry.ts with a fixed seed and a modest number of
+ * inputs, then every input of its corpus (corpus/<target>.json: each input that ever failed it).
+ * `npm run fuzz -- --runs N [--seed S] [--save] [target…]` runs the same targets longer.
  */
+import { readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expectTyped, FUZZ_TARGETS, runFuzzTarget } from './targets.js';
+import { CORPUS_DIR, decodeCorpus, encodeCorpus, loadCorpus } from './corpus.js';
+import { checkInput, expectTyped, runFuzzTarget } from './harness.js';
+import { FUZZ_TARGETS } from './registry.js';
 
-const RUNS = 150;
+const RUNS = 1000;
 const SEED = 20261201;
 
 describe('fuzz targets (fixed seed)', () => {
@@ -18,8 +22,11 @@ describe('fuzz targets (fixed seed)', () => {
       'kong-client',
       'goplugin-handshake',
       'hclog',
+      'goplugin-reattach',
       'kong-conf',
       'kong-conf-dump',
+      'kong-conf-stringify',
+      'cli-decode',
     ]);
   });
 
@@ -33,6 +40,54 @@ describe('fuzz targets (fixed seed)', () => {
       expect(report.runs).toBeGreaterThanOrEqual(RUNS);
     });
   }
+});
+
+describe('fuzz corpus (every input that ever failed, replayed)', () => {
+  it('has a file only for known targets, each entry named and with its origin', () => {
+    const names = new Set(FUZZ_TARGETS.map((target) => target.name));
+    for (const file of readdirSync(CORPUS_DIR)) {
+      expect(file).toMatch(/\.json$/);
+      const target = file.replace(/\.json$/, '');
+      expect(names.has(target), `${file} names no target`).toBe(true);
+      for (const entry of loadCorpus(target)) {
+        expect(entry.name).not.toMatch(/rename me/);
+        expect(entry.found).not.toBe('');
+      }
+    }
+  });
+
+  for (const target of FUZZ_TARGETS) {
+    const entries = loadCorpus(target.name);
+    if (entries.length === 0) continue;
+    describe(target.name, () => {
+      for (const entry of entries) {
+        it(entry.name, { timeout: 30_000 }, async () => {
+          await target.setup?.();
+          try {
+            await checkInput(target, entry.input);
+          } finally {
+            await target.teardown?.();
+          }
+        });
+      }
+    });
+  }
+
+  it('stores binaries and non-JSON numbers so they read back unchanged', () => {
+    const input = {
+      bytes: new Uint8Array([0, 255]),
+      numbers: [Infinity, -Infinity, -0, 1.5],
+      text: '\ud800',
+    };
+    const [entry] = decodeCorpus(encodeCorpus([{ name: 'n', found: 'f', input }]));
+    expect(entry!.input).toEqual(input);
+    expect(Object.is((entry!.input as typeof input).numbers[2], -0)).toBe(true);
+    expect(
+      Number.isNaN(
+        decodeCorpus(encodeCorpus([{ name: 'n', found: 'f', input: Number.NaN }]))[0]!.input as number,
+      ),
+    ).toBe(true);
+  });
 });
 
 describe('the fuzz runner', () => {
