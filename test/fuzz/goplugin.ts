@@ -184,6 +184,24 @@ const reattachEntry = fc.record(
   { requiredKeys: [] },
 );
 
+/** A valid `TF_REATTACH_PROVIDERS` value, so that most inputs get past validation to the result object. */
+const validReattachEntry = fc.record(
+  {
+    Protocol: fc.constant('grpc'),
+    ProtocolVersion: fc.integer({ min: 1, max: 10 }),
+    Pid: fc.nat(),
+    Test: fc.boolean(),
+    Addr: fc.oneof(
+      fc.record({ Network: fc.constant('unix'), String: fc.string({ minLength: 1, maxLength: 20 }) }),
+      fc.record({
+        Network: fc.constant('tcp'),
+        String: fc.constantFrom('127.0.0.1:1234', '[::1]:65535', 'localhost:0'),
+      }),
+    ),
+  },
+  { requiredKeys: ['Protocol', 'ProtocolVersion', 'Addr'] },
+);
+
 /** Provider addresses, with the keys that name `Object.prototype` members. */
 const providerAddress = fc.oneof(
   fc.constantFrom(
@@ -201,7 +219,7 @@ const reattachJson = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .array(fc.tuple(providerAddress, reattachEntry), { maxLength: 4 })
+      .array(fc.tuple(providerAddress, fc.oneof(validReattachEntry, reattachEntry)), { maxLength: 4 })
       // Written member by member: an object literal would turn a `__proto__` key into a prototype.
       .map(
         (entries) =>
