@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CORPUS_DIR, decodeCorpus, encodeCorpus, loadCorpus } from './corpus.js';
-import { checkInput, expectTyped, runFuzzTarget } from './harness.js';
+import { checkInput, expectTyped, prototypesChanged, runFuzzTarget } from './harness.js';
 import { FUZZ_TARGETS } from './registry.js';
 
 const RUNS = 1000;
@@ -65,6 +65,7 @@ describe('fuzz corpus (every input that ever failed, replayed)', () => {
           await target.setup?.();
           try {
             await checkInput(target, entry.input);
+            expect(prototypesChanged()).toBeUndefined();
           } finally {
             await target.teardown?.();
           }
@@ -123,6 +124,25 @@ describe('the fuzz runner', () => {
     expect(report.failed).toBe(true);
     expect(report.message).toMatch(/grew the heap by/);
     kept.length = 0;
+  });
+
+  it('fails a target whose input adds a property to Object.prototype, naming it', async () => {
+    const target = {
+      ...base,
+      name: 'polluter',
+      arbitrary: fc.constant('__proto__'),
+      run: (key: string) => {
+        const record: Record<string, Record<string, number>> = {};
+        record[key]!.fuzzPolluted = 1;
+      },
+    };
+    try {
+      const report = await runFuzzTarget(target as never, { runs: 1, seed: 1 });
+      expect(report.failed).toBe(true);
+      expect(report.message).toMatch(/Object.prototype gained "fuzzPolluted"/);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).fuzzPolluted;
+    }
   });
 
   it('fails a target whose async input never settles', async () => {
