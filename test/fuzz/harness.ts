@@ -43,16 +43,24 @@ export function expectTyped(error: unknown, where: string): void {
   throw new FuzzViolation(`${where}: untyped error ${text}`, { cause: error });
 }
 
+// The harness's bounds are real time even while a target runs the code under test on a turn clock
+// (turn-clock.ts replaces the global setTimeout for the duration of an input).
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
 /** Runs `work` and resolves when it settles or `bound` ms pass (then rejects with a FuzzViolation). */
 export async function within<T>(work: Promise<T>, bound: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FuzzViolation(`${what} did not settle within ${bound} ms`)), bound);
+    timer = realSetTimeout(
+      () => reject(new FuzzViolation(`${what} did not settle within ${bound} ms`)),
+      bound,
+    );
   });
   try {
     return await Promise.race([work, expired]);
   } finally {
-    clearTimeout(timer);
+    realClearTimeout(timer);
   }
 }
 

@@ -25,6 +25,7 @@ import {
   mutations,
 } from './inputs.js';
 import { collectFrames } from './msgpack-rpc.js';
+import { withTurnClock } from './turn-clock.js';
 
 export const kongServerTarget: FuzzTarget<Uint8Array[]> = {
   name: 'kong-server',
@@ -187,12 +188,12 @@ class ScriptedServer {
 }
 
 /**
- * The client's request timeout in the client target. Every byte the scripted server writes arrives within a few
- * event-loop turns, so only a silent server (or a truncated answer) waits this long; it is the price of every
- * such input, so it is short. A timeout that fires early on a loaded machine is still a typed error; measured
- * over 3,000 inputs (seed 7), 2 ms turns 2% of the outcomes into timeouts compared with 25 ms.
+ * The client's request timeout in the client target, in event-loop turns: the target runs on a turn clock
+ * (turn-clock.ts), where one message over the in-memory pair takes a turn, so only a silent server (or a
+ * truncated answer) lets it run out, and that costs microseconds, not a sleep. A whole event (HandleEvent, every
+ * Step, the PDK calls: at most ~20 messages here) fits in it many times over.
  */
-const CLIENT_TIMEOUT = 2;
+const CLIENT_TIMEOUT = 200;
 
 export const kongClientTarget: FuzzTarget<ClientInput> = {
   name: 'kong-client',
@@ -209,48 +210,51 @@ export const kongClientTarget: FuzzTarget<ClientInput> = {
   }),
   timeBound: 5_000,
   heapBound: 32 * MiB,
-  async run({ call, steps }) {
-    const server = new ScriptedServer();
-    server.steps = [...steps];
-    const client = new KongPluginClient({
-      // Only names the server in errors: every connection comes from `connect`.
-      socketPath: 'fuzz.sock',
-      connect: async () => {
-        const [kongSide, serverSide] = createMemoryDuplexPair();
-        server.accept(serverSide);
-        return kongSide;
-      },
-      timeout: CLIENT_TIMEOUT,
-      maxFrameBytes: 1 * MiB,
-      retries: 1,
-    });
-    const work = (async () => {
-      switch (call) {
-        case 'getStatus':
-          return client.getStatus();
-        case 'getPluginInfo':
-          return client.getPluginInfo('fuzz');
-        case 'startInstance':
-          return client.startInstance('fuzz', { a: 1 });
-        case 'runEvent':
-          return client.runEvent('fuzz', {}, 'access', (method) =>
-            method === 'kong.request.get_header' ? 'h' : null,
-          );
-      }
-    })();
-    try {
-      await within(work, 4_000, `KongPluginClient.${call}`);
-    } catch (error) {
-      if (error instanceof FuzzViolation) throw error;
-      expectTyped(error, `KongPluginClient.${call}`);
-    }
-    await within(client.close(), 2_000, 'KongPluginClient.close');
-    if (client.connections !== 0)
-      throw new FuzzViolation(`${client.connections} connections left after close`);
-    // Every connection the client opened is closed at the server's end too (a destroy resets the other side).
-    const open = [...server.streams].map(
-      (stream) => new Promise<void>((resolve) => stream.once('close', () => resolve())),
-    );
-    await within(Promise.all(open), 2_000, 'the server ends of the closed connections');
+  run(input) {
+    return withTurnClock(() => runClient(input));
   },
 };
+
+async function runClient({ call, steps }: ClientInput): Promise<void> {
+  const server = new ScriptedServer();
+  server.steps = [...steps];
+  const client = new KongPluginClient({
+    // Only names the server in errors: every connection comes from `connect`.
+    socketPath: 'fuzz.sock',
+    connect: async () => {
+      const [kongSide, serverSide] = createMemoryDuplexPair();
+      server.accept(serverSide);
+      return kongSide;
+    },
+    timeout: CLIENT_TIMEOUT,
+    maxFrameBytes: 1 * MiB,
+    retries: 1,
+  });
+  const work = (async () => {
+    switch (call) {
+      case 'getStatus':
+        return client.getStatus();
+      case 'getPluginInfo':
+        return client.getPluginInfo('fuzz');
+      case 'startInstance':
+        return client.startInstance('fuzz', { a: 1 });
+      case 'runEvent':
+        return client.runEvent('fuzz', {}, 'access', (method) =>
+          method === 'kong.request.get_header' ? 'h' : null,
+        );
+    }
+  })();
+  try {
+    await within(work, 4_000, `KongPluginClient.${call}`);
+  } catch (error) {
+    if (error instanceof FuzzViolation) throw error;
+    expectTyped(error, `KongPluginClient.${call}`);
+  }
+  await within(client.close(), 2_000, 'KongPluginClient.close');
+  if (client.connections !== 0) throw new FuzzViolation(`${client.connections} connections left after close`);
+  // Every connection the client opened is closed at the server's end too (a destroy resets the other side).
+  const open = [...server.streams].map(
+    (stream) => new Promise<void>((resolve) => stream.once('close', () => resolve())),
+  );
+  await within(Promise.all(open), 2_000, 'the server ends of the closed connections');
+}
