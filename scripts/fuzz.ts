@@ -65,7 +65,8 @@ for (const target of targets) {
   process.stdout.write(
     `${report.failed ? 'FAIL' : 'ok  '} ${target.name.padEnd(21)} ${String(report.runs).padStart(8)} inputs  ` +
       `${seconds.padStart(6)} s  slowest ${report.slowest.toFixed(0).padStart(5)} ms  ` +
-      `peak heap growth ${(report.peakHeapGrowth / 1024 / 1024).toFixed(1).padStart(5)} MiB\n`,
+      `peak heap growth ${(report.peakHeapGrowth / 1024 / 1024).toFixed(1).padStart(5)} MiB` +
+      `${report.retried > 0 ? `  (${report.retried} stalled input(s) passed when run again)` : ''}\n`,
   );
   if (report.message !== undefined) process.stdout.write(`${report.message}\n`);
   if (report.failed && args.save) {

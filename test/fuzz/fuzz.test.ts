@@ -151,6 +151,25 @@ describe('the fuzz runner', () => {
     }
   });
 
+  it('runs an input that broke its time bound once again, and passes it when it keeps the bound then', async () => {
+    let calls = 0;
+    const target = {
+      ...base,
+      name: 'stall',
+      timeBound: 100,
+      arbitrary: fc.constant(0),
+      // The first call stalls (as a descheduled process does); the second is quick.
+      run: () => (calls++ === 0 ? new Promise<void>(() => {}) : undefined),
+    };
+    const report = await runFuzzTarget(target as never, { runs: 1, seed: 1 });
+    expect(report.message ?? '').toBe('');
+    expect({ failed: report.failed, retried: report.retried, calls }).toEqual({
+      failed: false,
+      retried: 1,
+      calls: 2,
+    });
+  });
+
   it('fails a target whose async input never settles', async () => {
     const target = {
       ...base,
