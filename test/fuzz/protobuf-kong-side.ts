@@ -1,20 +1,23 @@
 /**
- * Fuzz target: ProtoBuf:1 frames into the Kong side. A real Unix-socket server answers each call of a
- * ProtoBuf:1 `KongPluginClient` with fuzzed bytes: mutations of valid PDK loops (method-name and argument frames
- * of every rpc of `service Kong`, empty frames, RpcReturns with right and wrong sequences), random frames, random
- * and over-cap lengths, random chunkings, and a close or silence at the end. Every call must settle with a
- * pluginwire error or a result, within its bound, leaving no connection behind.
+ * Fuzz target: ProtoBuf:1 frames into the Kong side. A fuzzed plugin server answers each call of a ProtoBuf:1
+ * `KongPluginClient` with fuzzed bytes: mutations of valid PDK loops (method-name and argument frames of every
+ * rpc of `service Kong`, empty frames, RpcReturns with right and wrong sequences), random frames, random and
+ * over-cap lengths, random chunkings, and a close or silence at the end. Every call must settle with a
+ * pluginwire error or a result, within its bound, leaving no connection behind at either end.
+ *
+ * Like `kong-client` (kong-rpc.ts), it runs over in-memory duplex pairs (the client's `connect` option) on the
+ * turn clock (turn-clock.ts): on a real Unix socket with a 300 ms timeout every silent or truncated answer slept
+ * for the timeout (2,000 inputs took 42 s); here it costs the turns the exchange takes.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { KongPluginClient } from '../../src/kong-rpc/index.js';
 import { encodeFrame, FrameReader } from '../../src/kong-rpc/protobuf/framing.js';
 import { kongPdkMethods } from '../../src/kong-rpc/protobuf/methods.js';
 import { messageType } from '../../src/kong-rpc/protobuf/schema.js';
+import { createMemoryDuplexPair } from '../../src/msgpack-rpc/index.js';
 import { expectTyped, type FuzzTarget, FuzzViolation, within } from './targets.js';
+import { withTurnClock } from './turn-clock.js';
 
 const MiB = 1024 * 1024;
 const METHOD_NAMES = [...kongPdkMethods().keys()];
@@ -99,35 +102,31 @@ function bytesOf(pieces: Piece[], sequence: number): Uint8Array {
   return Buffer.concat(parts);
 }
 
+/** The fuzzed plugin server: answers the first frame of each connection with the input's bytes. */
 class FuzzedPluginServer {
-  readonly dir = mkdtempSync(join(tmpdir(), 'pw-fuzz-pb-'));
-  readonly path = join(this.dir, 'pb.sock');
-  input: Input | undefined;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  readonly streams = new Set<Duplex>();
 
-  async open(): Promise<void> {
-    const server = createServer((socket) => this.serve(socket));
-    this.server = server;
-    await new Promise<void>((resolve) => server.listen(this.path, resolve));
-  }
+  constructor(readonly input: Input) {}
 
-  private serve(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => {});
+  /** Serves one in-memory connection (what `connect` hands the client the other end of). */
+  accept(stream: Duplex): void {
+    this.streams.add(stream);
+    stream.once('close', () => this.streams.delete(stream));
+    stream.on('error', () => {});
+    // A plugin server's socket closes when Kong closes its end (net's default allowHalfOpen: false).
+    stream.once('end', () => stream.end());
     const reader = new FrameReader(MiB);
-    socket.on('data', (chunk) => {
+    stream.on('data', (chunk: Buffer) => {
       reader.push(chunk);
       let frame: Buffer | undefined;
       try {
         frame = reader.read();
       } catch {
-        socket.destroy();
+        stream.destroy();
         return;
       }
-      if (frame === undefined || this.input === undefined) return;
-      socket.removeAllListeners('data');
+      if (frame === undefined) return;
+      stream.removeAllListeners('data');
       const RpcCall = messageType('kong_plugin_protocol.RpcCall');
       let sequence = 0;
       try {
@@ -141,22 +140,13 @@ class FuzzedPluginServer {
       let offset = 0;
       for (const cut of [...this.input.cuts, bytes.length]) {
         const end = Math.min(bytes.length, offset + Math.max(1, cut));
-        if (end > offset) socket.write(bytes.subarray(offset, end));
+        if (end > offset) stream.write(bytes.subarray(offset, end));
         offset = end;
       }
-      if (this.input.end === 'close') socket.end();
+      if (this.input.end === 'close') stream.end();
     });
   }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    const server = this.server;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }
-
-let fuzzed: FuzzedPluginServer | undefined;
 
 const RESULTS: Record<Input['result'], unknown> = {
   string: 'example.com',
@@ -166,10 +156,19 @@ const RESULTS: Record<Input['result'], unknown> = {
   bytes: new Uint8Array([0, 255]),
 };
 
+/**
+ * The client's timeout in event-loop turns (the target runs on the turn clock): one message over the in-memory
+ * pair takes a turn, and the fuzzed server writes everything it has on the first frame, so only a silent or
+ * truncated answer lets it run out. An input's exchange (at most 10 pieces in up to 7 chunks, and the client's
+ * answers to the PDK calls among them) fits in it many times over.
+ */
+const CLIENT_TIMEOUT = 200;
+
 /** The ProtoBuf:1 Kong-side fuzz target. */
 export const protobufKongSideTarget: FuzzTarget<Input> = {
   name: 'protobuf-kong-side',
-  description: 'ProtoBuf:1 KongPluginClient calls against a real Unix-socket server writing fuzzed frames',
+  description:
+    'ProtoBuf:1 KongPluginClient calls over in-memory connections to a server writing fuzzed frames',
   arbitrary: fc.record({
     call: fc.constantFrom(
       'startInstance' as const,
@@ -190,46 +189,50 @@ export const protobufKongSideTarget: FuzzTarget<Input> = {
   }),
   timeBound: 5_000,
   heapBound: 32 * MiB,
-  async setup() {
-    fuzzed = new FuzzedPluginServer();
-    await fuzzed.open();
-  },
-  async teardown() {
-    await fuzzed?.close();
-    fuzzed = undefined;
-  },
-  async run(input) {
-    const server = fuzzed!;
-    server.input = input;
-    const client = new KongPluginClient({
-      socketPath: server.path,
-      protocol: 'ProtoBuf:1',
-      timeout: 300,
-      connectTimeout: 1_000,
-      maxFrameBytes: MiB,
-      retries: 1,
-    });
-    const pdk = () => RESULTS[input.result];
-    const work = (async () => {
-      switch (input.call) {
-        case 'startInstance':
-          return client.startInstance('fuzz', { a: 1 });
-        case 'handleEvent':
-          return client.handleEvent(3, 'access', pdk);
-        case 'runEvent':
-          return client.runEvent('fuzz', {}, 'access', pdk);
-        case 'instanceStatus':
-          return client.instanceStatus(3);
-      }
-    })();
-    try {
-      await within(work, 4_000, `ProtoBuf:1 KongPluginClient.${input.call}`);
-    } catch (error) {
-      if (error instanceof FuzzViolation) throw error;
-      expectTyped(error, `ProtoBuf:1 KongPluginClient.${input.call}`);
-    }
-    await within(client.close(), 2_000, 'KongPluginClient.close');
-    if (client.connections !== 0)
-      throw new FuzzViolation(`${client.connections} connections left after close`);
+  run(input) {
+    return withTurnClock(() => runClient(input));
   },
 };
+
+async function runClient(input: Input): Promise<void> {
+  const server = new FuzzedPluginServer(input);
+  const client = new KongPluginClient({
+    // Only names the server in errors: every connection comes from `connect`.
+    socketPath: 'fuzz.sock',
+    connect: async () => {
+      const [kongSide, serverSide] = createMemoryDuplexPair();
+      server.accept(serverSide);
+      return kongSide;
+    },
+    protocol: 'ProtoBuf:1',
+    timeout: CLIENT_TIMEOUT,
+    maxFrameBytes: MiB,
+    retries: 1,
+  });
+  const pdk = () => RESULTS[input.result];
+  const work = (async () => {
+    switch (input.call) {
+      case 'startInstance':
+        return client.startInstance('fuzz', { a: 1 });
+      case 'handleEvent':
+        return client.handleEvent(3, 'access', pdk);
+      case 'runEvent':
+        return client.runEvent('fuzz', {}, 'access', pdk);
+      case 'instanceStatus':
+        return client.instanceStatus(3);
+    }
+  })();
+  try {
+    await within(work, 4_000, `ProtoBuf:1 KongPluginClient.${input.call}`);
+  } catch (error) {
+    if (error instanceof FuzzViolation) throw error;
+    expectTyped(error, `ProtoBuf:1 KongPluginClient.${input.call}`);
+  }
+  await within(client.close(), 2_000, 'KongPluginClient.close');
+  if (client.connections !== 0) throw new FuzzViolation(`${client.connections} connections left after close`);
+  // Every connection the client opened is closed at the server's end too (a destroy resets the other side).
+  const open = [...server.streams].map(
+    (stream) => new Promise<void>((resolve) => stream.once('close', () => resolve())),
+  );
+  await within(Promise.all(open), 2_000, 'the server ends of the closed connections');
+}
