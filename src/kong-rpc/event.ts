@@ -23,6 +23,22 @@ interface PdkCallEntry {
   args: unknown[];
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** The promise the plugin holds; marked handled only when it is rejected (see {@link rejectCall}). */
+  promise: Promise<unknown>;
+}
+
+const RESOLVED = Promise.resolve();
+const ignore = () => {};
+
+/**
+ * Rejects a PDK call. Plugins often fire PDK calls without awaiting them (`kong.log.info(…)`); when the event then
+ * ends (exit, expiry, server close) or Kong answers with an error, the rejection would be unhandled and could
+ * take the whole server down, so it is marked handled first (awaiting callers still see it). Done here rather
+ * than with a `catch` on every call, which would cost a promise and a microtask per PDK call.
+ */
+function rejectCall(entry: PdkCallEntry, error: unknown): void {
+  entry.promise.catch(ignore);
+  entry.reject(error);
 }
 
 interface Reply {
@@ -75,13 +91,25 @@ export class ServerEvent {
     const result = this.awaitReply();
     const kong = createPdk((method, args) => this.call(method, args));
     // A microtask, not setImmediate: the handler starts right after this RPC's bookkeeping, and its first PDK
-    // call or its end settles the HandleEvent reply.
-    Promise.resolve()
-      .then(() => handler(kong))
-      .then(
-        () => this.handlerDone(),
-        (error: unknown) => this.handlerFailed(error),
-      );
+    // call or its end settles the HandleEvent reply. The handler's promise is followed directly (not returned
+    // from a then(), which would add a thenable-adoption job and a promise per event).
+    RESOLVED.then(() => {
+      let value: unknown;
+      try {
+        value = handler(kong);
+      } catch (error) {
+        this.handlerFailed(error);
+        return;
+      }
+      if (isThenable(value)) {
+        value.then(
+          () => this.handlerDone(),
+          (error: unknown) => this.handlerFailed(error),
+        );
+      } else {
+        this.handlerDone();
+      }
+    });
     return result;
   }
 
@@ -101,7 +129,8 @@ export class ServerEvent {
     this.lastActivity = now;
     this.pending = undefined;
     const result = this.awaitReply();
-    if (isError) call.reject(new KongStepError(call.method, typeof data === 'string' ? data : String(data)));
+    if (isError)
+      rejectCall(call, new KongStepError(call.method, typeof data === 'string' ? data : String(data)));
     else call.resolve(data);
     this.pump();
     return result;
@@ -126,18 +155,20 @@ export class ServerEvent {
   }
 
   private call(method: string, args: unknown[]): Promise<unknown> {
-    const result =
-      this.closedReason !== undefined
-        ? Promise.reject(new KongEventClosedError(this.id, method, this.closedReason))
-        : new Promise<unknown>((resolve, reject) => {
-            this.queue.push({ method, args, resolve, reject });
-            this.pump();
-          });
-    // Plugins often fire PDK calls without awaiting them (`kong.log.info(…)`). When the event then ends (exit,
-    // expiry, server close) the rejection would be unhandled and could take the whole server down; awaiting
-    // callers still see it.
-    result.catch(() => {});
-    return result;
+    if (this.closedReason !== undefined) {
+      const closed = Promise.reject(new KongEventClosedError(this.id, method, this.closedReason));
+      // Not awaited by a fire-and-forget caller: see rejectCall.
+      closed.catch(ignore);
+      return closed;
+    }
+    let entry: PdkCallEntry | undefined;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      entry = { method, args, resolve, reject, promise: RESOLVED };
+    });
+    entry!.promise = promise;
+    this.queue.push(entry!);
+    this.pump();
+    return promise;
   }
 
   /** Sends the next queued PDK call, the end of the event, or the handler's failure, when Kong is waiting. */
@@ -181,7 +212,7 @@ export class ServerEvent {
     this.failure = safeText(`plugin ${this.plugin} failed in phase ${this.phase}: ${describe(error)}`);
     // Calls the handler left behind can never be answered usefully now.
     for (const entry of this.queue.splice(0)) {
-      entry.reject(new KongEventClosedError(this.id, entry.method, 'failed'));
+      rejectCall(entry, new KongEventClosedError(this.id, entry.method, 'failed'));
     }
     this.pump();
   }
@@ -191,7 +222,7 @@ export class ServerEvent {
     const orphans = this.queue.splice(0);
     if (this.pending !== undefined) orphans.push(this.pending);
     this.pending = undefined;
-    for (const entry of orphans) entry.reject(new KongEventClosedError(this.id, entry.method, reason));
+    for (const entry of orphans) rejectCall(entry, new KongEventClosedError(this.id, entry.method, reason));
     this.hooks.finished(this);
   }
 }
@@ -205,6 +236,14 @@ export class ServerEvent {
  */
 export function safeText(text: string): string {
   return text.replace(/no plugin instance/gi, 'no plugin-instance');
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function describe(error: unknown): string {

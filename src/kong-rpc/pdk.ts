@@ -333,11 +333,13 @@ export function createPdk(call: PdkCall): KongPdk {
 }
 
 function namespace(prefix: string, call: PdkCall): object {
-  const children = new Map<string | symbol, unknown>();
-  const invoke = (...args: unknown[]): Promise<unknown> => call(prefix, args);
-  return new Proxy(invoke, {
+  // Built per event (the PDK object is bound to its event), so this stays lean: the children map is made on
+  // first access, and the target is an anonymous arrow (a named one costs a `__name` call per namespace under
+  // esbuild's keepNames, which tsx uses).
+  let children: Map<string | symbol, unknown> | undefined;
+  return new Proxy((...args: unknown[]): Promise<unknown> => call(prefix, args), {
     get(target, property) {
-      let child = children.get(property);
+      let child = children?.get(property);
       if (child !== undefined) return child;
       if (typeof property === 'symbol') return Reflect.get(target, property);
       // Promise resolution asks for `then`; a PDK namespace must not look like a thenable.
@@ -345,10 +347,28 @@ function namespace(prefix: string, call: PdkCall): object {
       if (property === 'call' && prefix === 'kong') {
         child = (method: string, ...args: unknown[]) => call(method, args);
       } else {
-        child = namespace(`${prefix}.${toSnakeCase(property)}`, call);
+        child = namespace(childName(prefix, property), call);
       }
+      children ??= new Map();
       children.set(property, child);
       return child;
     },
   });
+}
+
+/** `prefix` + `.` + the snake-case property, kept per prefix so that events after the first build no string. */
+const childNames = new Map<string, Map<string, string>>();
+
+function childName(prefix: string, property: string): string {
+  let names = childNames.get(prefix);
+  if (names === undefined) {
+    names = new Map();
+    if (childNames.size < 4096) childNames.set(prefix, names);
+  }
+  let name = names.get(property);
+  if (name === undefined) {
+    name = `${prefix}.${toSnakeCase(property)}`;
+    if (names.size < 4096) names.set(property, name);
+  }
+  return name;
 }

@@ -477,4 +477,55 @@ describe('KongPluginServer and fire-and-forget PDK calls', () => {
       process.off('unhandledRejection', onUnhandled);
     }
   });
+
+  it('does not leave an unhandled rejection when Kong answers a call nobody awaited with StepError', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let awaited: unknown;
+      let late: Promise<unknown> | undefined;
+      let lateSent = false;
+      harness = await startHarness((server) =>
+        server.addPlugin({
+          name: 'p',
+          version: '1',
+          phases: ['access'],
+          create: () => ({
+            async access(kong: KongPdk) {
+              void kong.log.info('not awaited');
+              awaited = await kong.request.getHeader('host');
+              // After the event: rejects with KongEventClosedError; the caller sees it only if it awaits.
+              setImmediate(() => {
+                late = kong.log.info('too late');
+                lateSent = true;
+              });
+            },
+          }),
+        }),
+      );
+      const { peer } = await harness.connect();
+      const { Id } = (await peer.request('plugin.StartInstance', [{ Name: 'p', Config: '{}' }])) as {
+        Id: number;
+      };
+      const first = (await peer.request('plugin.HandleEvent', [{ InstanceId: Id, EventName: 'access' }])) as {
+        EventId: number;
+      };
+      const second = (await peer.request('plugin.StepError', [{ EventId: first.EventId, Data: 'boom' }])) as {
+        Data: unknown;
+      };
+      expect(second.Data).toEqual({ Method: 'kong.request.get_header', Args: ['host'] });
+      const last = (await peer.request('plugin.Step', [{ EventId: first.EventId, Data: 'example.com' }])) as {
+        Data: unknown;
+      };
+      expect(last.Data).toBe('ret');
+      expect(awaited).toBe('example.com');
+      await expect.poll(() => lateSent, { timeout: 5_000 }).toBe(true);
+      await expect(late).rejects.toThrow(/too late|closed|finished/);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });

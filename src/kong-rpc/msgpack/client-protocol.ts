@@ -81,15 +81,19 @@ export class MsgPackClientProtocol implements KongClientProtocol {
     pdk: KongPdkHandler,
     deadline: EventDeadline,
   ): Promise<KongEventOutcome> {
-    let step = stepData(
-      await this.callInstance(
+    // The event's requests are awaited directly and their errors mapped in `catch` (not with callInstance's
+    // `.then`): one promise and one microtask less per HandleEvent and per Step.
+    let first: unknown;
+    try {
+      first = await this.call(
         'plugin.HandleEvent',
         { InstanceId: instanceId, EventName: phase },
         deadline.options(),
-        instanceId,
-      ),
-      'plugin.HandleEvent',
-    );
+      );
+    } catch (error) {
+      throw instanceError(error, instanceId);
+    }
+    let step = stepData(first, 'plugin.HandleEvent');
     const eventId = step.EventId;
     let pdkCalls = 0;
     for (;;) {
@@ -112,12 +116,12 @@ export class MsgPackClientProtocol implements KongClientProtocol {
         stepMethod = stepMethodFor(method, value);
       }
       // An undefined Data is left out of the map by the Kong encoding, exactly as Kong's nil drops the key.
-      const reply = await this.callInstance(
-        stepMethod,
-        { EventId: eventId, Data: value },
-        deadline.options(),
-        instanceId,
-      );
+      let reply: unknown;
+      try {
+        reply = await this.call(stepMethod, { EventId: eventId, Data: value }, deadline.options());
+      } catch (error) {
+        throw instanceError(error, instanceId);
+      }
       step = stepData(reply, stepMethod);
     }
   }
@@ -136,15 +140,19 @@ export class MsgPackClientProtocol implements KongClientProtocol {
     options: CallOptions,
     instanceId?: number,
   ): Promise<unknown> {
-    // `.then` rather than an async wrapper: one promise hop less per Step.
+    // `.then` rather than an async wrapper: one promise hop less per call.
     return this.call(method, param, options).then(undefined, (error: unknown) => {
-      // Kong matches the text case-insensitively (mp_rpc `handle_event`): `No plugin instance 3` from the
-      // legacy Go server counts too.
-      if (error instanceof RemoteError && /no plugin instance/i.test(error.message)) {
-        const id = instanceId ?? (typeof param === 'number' ? param : -1);
-        throw new NoPluginInstanceError(id, error.message, { cause: error });
-      }
-      throw error;
+      throw instanceError(error, instanceId ?? (typeof param === 'number' ? param : -1));
     });
   }
+}
+
+/** A server's "no plugin instance" answer as {@link NoPluginInstanceError}; any other error unchanged. */
+function instanceError(error: unknown, instanceId: number): unknown {
+  // Kong matches the text case-insensitively (mp_rpc `handle_event`): `No plugin instance 3` from the legacy Go
+  // server counts too.
+  if (error instanceof RemoteError && /no plugin instance/i.test(error.message)) {
+    return new NoPluginInstanceError(instanceId, error.message, { cause: error });
+  }
+  return error;
 }
