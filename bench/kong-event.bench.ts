@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KongPluginClient } from '../src/kong-rpc/index.js';
-import { KONG_PROFILE, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { KONG_PEER_OPTIONS, RpcPeer } from '../src/msgpack-rpc/index.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = join(benchDir, '..');
@@ -68,7 +68,7 @@ async function main() {
   const reference = new KongPluginClient({ socketPath: join(dir, 'js.sock'), connectRetry: 20_000 });
   const socket = createConnection(echoSocket);
   await new Promise((resolve) => socket.once('connect', resolve));
-  const echo = new RpcPeer(socket, KONG_PROFILE);
+  const echo = new RpcPeer(socket, KONG_PEER_OPTIONS);
   const stepParams = [{ EventId: 0, Data: 'example.com' }];
 
   const pdk = (method: string) => (method === 'kong.request.get_header' ? 'example.com' : undefined);

@@ -118,7 +118,7 @@ async function rpcPeerScenario(dir: string, options: Options): Promise<boolean> 
     const peer = new RpcPeer(socket);
     peer.handle('echo', (params) => params);
     serverPeers.add(peer);
-    peer.onClose(() => serverPeers.delete(peer));
+    peer.on('close', () => serverPeers.delete(peer));
   });
   server.maxConnections = options.connections * 2;
   await new Promise<void>((resolve) => server.listen({ path, backlog: options.connections * 2 }, resolve));

@@ -255,7 +255,7 @@ export class KongPluginClient {
    * @param options - deadline and cancellation.
    * @throws {@link NoPluginInstanceError} when the server does not know the instance; `RemoteError` for any other
    *   server error (Kong logs it and goes on without the plugin); {@link KongPdkError} when `pdk` threw;
-   *   `TimeoutError` when the deadline passed (the connection in use is discarded, the pool stays healthy);
+   *   `RpcTimeoutError` when the deadline passed (the connection in use is discarded, the pool stays healthy);
    *   `RequestAbortedError` when `signal` aborted; {@link KongProtocolError} for an unusable result.
    */
   async handleEvent(

@@ -2,7 +2,7 @@
  * The Kong side's per-event bound: one deadline (Kong's read timeout is 60 s per operation; here it bounds the
  * whole event) and the caller's cancellation, shared by the event's requests and PDK calls, with one timer.
  */
-import { RequestAbortedError, TimeoutError } from '../msgpack-rpc/index.js';
+import { RequestAbortedError, RpcTimeoutError } from '../msgpack-rpc/index.js';
 import { KongPdkError } from './errors.js';
 import type { CallOptions } from './pool.js';
 
@@ -47,7 +47,7 @@ export class EventDeadline {
     this.external = external;
     this.timer = setTimeout(() => {
       this.expired = true;
-      this.controller.abort(new TimeoutError('kong event', undefined, timeout));
+      this.controller.abort(new RpcTimeoutError('kong event', undefined, timeout));
     }, timeout);
     this.timer.unref();
     if (external?.aborted) this.controller.abort(external.reason);
@@ -80,10 +80,10 @@ export class EventDeadline {
     });
   }
 
-  /** Maps the abort caused by the deadline to `TimeoutError`. */
+  /** Maps the abort caused by the deadline to `RpcTimeoutError`. */
   translate(error: unknown): unknown {
     if (this.expired && error instanceof RequestAbortedError) {
-      return new TimeoutError(error.method, error.msgid, this.timeout);
+      return new RpcTimeoutError(error.method, error.msgid, this.timeout);
     }
     return error;
   }
@@ -94,7 +94,7 @@ export class EventDeadline {
   }
 
   private abortError(method: string): Error {
-    if (this.expired) return new TimeoutError(method, undefined, this.timeout);
+    if (this.expired) return new RpcTimeoutError(method, undefined, this.timeout);
     return new RequestAbortedError(method, undefined, false, this.controller.signal.reason);
   }
 }

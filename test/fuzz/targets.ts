@@ -24,13 +24,8 @@ import { PluginwireError } from '../../src/errors.js';
 import { FirstLineReader, HclogLineParser, parseHandshake } from '../../src/goplugin/index.js';
 import { kongProperties, parseDump, parseKongConf, resolvePluginServers } from '../../src/kong-conf/index.js';
 import { KongPluginClient, KongPluginServer } from '../../src/kong-rpc/index.js';
-import {
-  createMemoryDuplexPair,
-  FrameDecoder,
-  KONG_PROFILE,
-  MessageCodec,
-  parseMessage,
-} from '../../src/msgpack-rpc/index.js';
+import { FrameDecoder, KONG_PEER_OPTIONS, MessageCodec, parseMessage } from '../../src/msgpack-rpc/index.js';
+import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
 
 /** A property violation found by a target (as opposed to an expected, typed pluginwire error). */
 export class FuzzViolation extends Error {
@@ -299,7 +294,7 @@ const framerTarget: FuzzTarget<Uint8Array[]> = {
   },
 };
 
-const kongCodec = new MessageCodec({ ...KONG_PROFILE });
+const kongCodec = new MessageCodec({ ...KONG_PEER_OPTIONS });
 const standardCodec = new MessageCodec();
 
 const validatorTarget: FuzzTarget<{ bytes: Uint8Array; kong: boolean; wrap: boolean }> = {

@@ -10,7 +10,7 @@ import {
   KongPluginServer,
   type KongServerLogEntry,
 } from '../../src/kong-rpc/index.js';
-import { ConnectionClosedError, RemoteError, TimeoutError } from '../../src/msgpack-rpc/index.js';
+import { ConnectionClosedError, RemoteError, RpcTimeoutError } from '../../src/msgpack-rpc/index.js';
 import { tempDir } from './kong-helpers.js';
 
 const resources: (() => Promise<void> | void)[] = [];
@@ -174,7 +174,7 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
     expect(headers.get('x-echo')).toBe(':still:2');
   });
 
-  it('fails an event at its deadline with TimeoutError and leaves the pool healthy', async () => {
+  it('fails an event at its deadline with RpcTimeoutError and leaves the pool healthy', async () => {
     const { socketPath, makeServer } = setup();
     const server = makeServer();
     await server.listen();
@@ -183,11 +183,11 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
     resources.push(() => client.close());
     // The plugin server never answers.
     await expect(client.runEvent('sleeper', {}, 'access', headerPdk('x').pdk)).rejects.toBeInstanceOf(
-      TimeoutError,
+      RpcTimeoutError,
     );
     // The caller's PDK never answers.
     const hanging: KongPdkHandler = () => new Promise(() => {});
-    await expect(client.runEvent('echo', {}, 'access', hanging)).rejects.toBeInstanceOf(TimeoutError);
+    await expect(client.runEvent('echo', {}, 'access', hanging)).rejects.toBeInstanceOf(RpcTimeoutError);
     const { pdk, headers } = headerPdk('after');
     await client.runEvent('echo', {}, 'access', pdk, { timeout: 10_000 });
     expect(headers.get('x-echo')).toBe(':after:2');

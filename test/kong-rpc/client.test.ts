@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KongPluginClient } from '../../src/kong-rpc/client.js';
 import { KongConfigError, KongPdkError, KongProtocolError } from '../../src/kong-rpc/errors.js';
 import { EncodeError } from '../../src/msgpack-rpc/errors.js';
-import { KONG_PROFILE } from '../../src/msgpack-rpc/options.js';
+import { KONG_PEER_OPTIONS } from '../../src/msgpack-rpc/options.js';
 import { RpcPeer } from '../../src/msgpack-rpc/peer.js';
 
 type Handler = (method: string, param: unknown) => unknown;
@@ -45,7 +45,7 @@ async function fakeServer(
     received.push(chunks);
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     onAccept?.(socket);
-    const peer = new RpcPeer(socket, { ...KONG_PROFILE });
+    const peer = new RpcPeer(socket, { ...KONG_PEER_OPTIONS });
     peer.handleUnknown((method, params) => {
       requests.push([method, params[0]]);
       return handler(method, params[0]);

@@ -152,7 +152,7 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
       { maxFrameBytes: 1024 },
     );
     const { peer } = await harness.connect();
-    const closed = new Promise((resolve) => peer.onClose(resolve));
+    const closed = new Promise((resolve) => peer.on('close', resolve));
     const message = await messageOf(
       peer.request('plugin.StartInstance', [{ Name: 'p', Config: 'x'.repeat(2000) }]),
     );
