@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INTERNAL_PROTO_FILES } from '../src/goplugin/index.js';
+import { INTERNAL_PROTO_FILES } from '../src/goplugin/plugin/protos.js';
 import { goFixturesBuilt, KV_PROTO_DIR, KVHOST, KVPLUGIN, kvhostLine } from '../test/fixtures/go/fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -14,14 +14,9 @@ import {
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type ConnInfo,
-  createHclogLogger,
-  INTERNAL_PROTO_FILES,
-  internalProtoDir,
-  type ServedPlugin,
-  servePlugin,
-} from '../../src/goplugin/index.js';
+import { createHclogLogger } from '../../src/goplugin/hclog.js';
+import { type ConnInfo, type ServedPlugin, servePlugin } from '../../src/goplugin/index.js';
+import { INTERNAL_PROTO_FILES, internalProtoDir } from '../../src/goplugin/plugin/protos.js';
 import { KV_PROTO_DIR } from '../fixtures/go/fixtures.js';
 
 const protoDir = internalProtoDir();

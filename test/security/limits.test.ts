@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_LINE_BYTES } from '../../src/goplugin/index.js';
+import { DEFAULT_MAX_LINE_BYTES } from '../../src/goplugin/handshake.js';
 import { KongPluginServer } from '../../src/kong-rpc/index.js';
 import {
   DEFAULT_MAX_CONTAINER_LENGTH,

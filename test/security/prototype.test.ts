@@ -5,7 +5,7 @@
  */
 import { encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HclogLineParser } from '../../src/goplugin/index.js';
+import { HclogLineParser } from '../../src/goplugin/host/hclog-parse.js';
 import { kongProperties, parseDump, parseKongConf, resolvePluginServers } from '../../src/kong-conf/index.js';
 import { KONG_PEER_OPTIONS, MessageCodec, ProtocolError } from '../../src/msgpack-rpc/index.js';
 

@@ -7,7 +7,12 @@ import { type Handshake, parseHandshake } from '../handshake.js';
 import { generateAutoMTLSCertificate } from '../mtls.js';
 import { channelSetup, type MtlsMaterial, waitForReady } from './channel.js';
 import { PluginClient, processExists } from './client.js';
-import { PluginAbortedError, PluginConnectError, PluginStartError, ReattachError } from './errors.js';
+import {
+  PluginAbortedError,
+  PluginConnectError,
+  PluginHandshakeRejectedError,
+  ReattachNotFoundError,
+} from './errors.js';
 import {
   levelledLogger,
   type PluginConnectionOptions,
@@ -37,7 +42,7 @@ const CONNECT_TIMEOUT = 10_000;
  * @throws {@link InvalidPluginOptionsError} for bad options (including `netrpc` in `allowedProtocols`).
  * @throws {@link SpawnFailedError} when the command cannot start.
  * @throws {@link PluginStartError} for a timeout, an early exit, or a rejected handshake line; it carries the
- *   stderr tail and exit status. It is a {@link HandshakeError}: branch on `code`.
+ *   stderr tail and exit status; for a rejected line, `cause` is the `HandshakeError` subclass that says why.
  * @throws {@link PluginConnectError} when the gRPC connection does not become ready.
  * @throws {@link PluginAbortedError} when `signal` aborts the start.
  * @example
@@ -91,11 +96,10 @@ export async function startPlugin(options: StartPluginOptions): Promise<PluginCl
       if (!(error instanceof HandshakeError)) throw error;
       // Go kills the plugin on any handshake error (`client.go`).
       const exit = await child.reap();
-      throw new PluginStartError(error.code, error.message, {
+      throw new PluginHandshakeRejectedError(error, {
         line: line.slice(0, 200),
         stderrTail: child.stderrTail,
         ...(exit !== undefined && { exit }),
-        cause: error,
       });
     }
     const mtls: MtlsMaterial | undefined =
@@ -192,7 +196,7 @@ export async function reattachPlugin(
   const logger = levelledLogger(options);
   const pid = normalized.pid;
   if (pid !== undefined && !processExists(pid)) {
-    throw new ReattachError('GOPLUGIN_REATTACH_NOT_FOUND', `reattachment process not found (pid ${pid})`);
+    throw new ReattachNotFoundError(`reattachment process not found (pid ${pid})`);
   }
   const connection: PluginConnectionOptions = options;
   const setup = channelSetup(

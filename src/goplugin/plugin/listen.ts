@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server, ServerCredentials } from '@grpc/grpc-js';
 import { PLUGIN_ENV, readPortRange } from '../env.js';
-import { ServeError } from '../errors.js';
+import { serveError } from '../errors.js';
 import type { HandshakeNetwork } from '../handshake.js';
 
 /** Transport of a plugin listener. */
@@ -64,7 +64,7 @@ async function bindTcp(server: Server, credentials: ServerCredentials, env: Env)
       lastError = error;
     }
   }
-  throw new ServeError('GOPLUGIN_BIND_FAILED', `couldn't bind plugin TCP listener in ${min}..${max}`, {
+  throw serveError('GOPLUGIN_BIND_FAILED', `couldn't bind plugin TCP listener in ${min}..${max}`, {
     cause: lastError,
   });
 }
@@ -74,7 +74,7 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
   // Go names the socket like os.CreateTemp("", "plugin*"): "plugin" + up to 10 random decimal digits.
   const longest = join(dir, 'plugin0000000000');
   if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
-    throw new ServeError(
+    throw serveError(
       'GOPLUGIN_SOCKET_PATH_TOO_LONG',
       `a Unix socket in ${JSON.stringify(dir)} would be ${Buffer.byteLength(longest)} bytes long, over the ` +
         `${MAX_SOCKET_PATH_BYTES}-byte sun_path limit of ${process.platform}; set a shorter TMPDIR or ` +
@@ -108,7 +108,7 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
         chmodSync(path, 0o600);
       } catch (error) {
         unlink();
-        throw new ServeError('GOPLUGIN_BIND_FAILED', `cannot make ${path} owner-only`, { cause: error });
+        throw serveError('GOPLUGIN_BIND_FAILED', `cannot make ${path} owner-only`, { cause: error });
       }
     } else {
       try {
@@ -116,14 +116,14 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
         chmodSync(path, 0o660);
       } catch (error) {
         unlink();
-        throw new ServeError('GOPLUGIN_SOCKET_GROUP', `cannot give ${path} to group ${gid}`, {
+        throw serveError('GOPLUGIN_SOCKET_GROUP', `cannot give ${path} to group ${gid}`, {
           cause: error,
         });
       }
     }
     return { network: 'unix', address: path, unlink };
   }
-  throw new ServeError('GOPLUGIN_BIND_FAILED', `couldn't bind a plugin Unix socket in ${dir}`, {
+  throw serveError('GOPLUGIN_BIND_FAILED', `couldn't bind a plugin Unix socket in ${dir}`, {
     cause: lastError,
   });
 }
@@ -151,5 +151,5 @@ function socketGroup(value: string | undefined): number | undefined {
     const [name, , gid] = line.split(':');
     if (name === value && gid !== undefined && /^[0-9]+$/.test(gid)) return Number(gid);
   }
-  throw new ServeError('GOPLUGIN_SOCKET_GROUP', `failed to find gid from ${JSON.stringify(value)}`);
+  throw serveError('GOPLUGIN_SOCKET_GROUP', `failed to find gid from ${JSON.stringify(value)}`);
 }

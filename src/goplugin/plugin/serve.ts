@@ -1,8 +1,11 @@
 import { type ChannelOptions, Server } from '@grpc/grpc-js';
+import { completeLogger, type Logger, type LogLevel } from '../../logger.js';
 import { checkMagicCookie, MAGIC_COOKIE_MESSAGE, PLUGIN_ENV } from '../env.js';
-import { GoPluginError, ServeError } from '../errors.js';
+import { CookieMismatchError, GoPluginError } from '../errors.js';
 import { formatHandshake } from '../handshake.js';
-import { createHclogLogger, type Logger, writeFully } from '../hclog.js';
+import { createHclogLogger, writeFully } from '../hclog.js';
+import { InvalidPluginOptionsError } from '../host/errors.js';
+import type { ReattachConfig } from '../host/reattach.js';
 import type { AutoMTLSCertificateOptions } from '../mtls.js';
 import { negotiateProtocolVersion } from '../negotiate.js';
 import { GRPCBroker, shutdownServer } from './broker.js';
@@ -20,8 +23,8 @@ export interface PluginContext {
   version: number;
   /** The connection broker, for brokered services in both directions. */
   broker: GRPCBroker;
-  /** The plugin's logger (hclog JSON on stderr by default). */
-  logger: Logger;
+  /** The plugin's logger (hclog JSON on stderr by default); every level is present. */
+  logger: Required<Logger>;
 }
 
 /** Adds a version's application services to the plugin's gRPC server. */
@@ -35,8 +38,13 @@ export interface ServePluginOptions {
   magicCookieValue: string;
   /** One register function per application protocol version this plugin speaks. */
   versions: Readonly<Record<number, RegisterServices>>;
-  /** Logger; default an hclog-compatible JSON logger on the real fd 2 (levels show up in Go hosts). */
+  /**
+   * Logger; default an hclog-compatible JSON logger on the real fd 2, which Go hosts show at each entry's level
+   * (`hashicorp/go-plugin: client.go`, `logStderr`).
+   */
   logger?: Logger;
+  /** Entries below this level are dropped (the given `logger` or the default one). Default `trace`, as Go plugins. */
+  logLevel?: LogLevel;
   /**
    * AutoMTLS when the host set `PLUGIN_CLIENT_CERT` (default `true`, as Go plugins); an object picks the
    * certificate curve. `false` ignores `PLUGIN_CLIENT_CERT` (a host with AutoMTLS on then cannot connect).
@@ -77,25 +85,6 @@ export interface ServePluginOptions {
   signal?: AbortSignal;
 }
 
-/** How to reach a running plugin without its handshake (go-plugin's `ReattachConfig`). */
-export interface ReattachInfo {
-  /** Always `grpc`. */
-  protocol: 'grpc';
-  /** The negotiated application protocol version. */
-  protocolVersion: number;
-  /** The listener. */
-  addr: {
-    /** `unix` or `tcp`. */
-    network: 'unix' | 'tcp';
-    /** Socket path or `host:port`. */
-    address: string;
-  };
-  /** This process. */
-  pid: number;
-  /** Whether the plugin runs in test mode (a host must then never kill it). */
-  test: boolean;
-}
-
 /** A running plugin. */
 export interface ServedPlugin {
   /** The negotiated application protocol version. */
@@ -110,14 +99,14 @@ export interface ServedPlugin {
   server: Server;
   /** The connection broker. */
   broker: GRPCBroker;
-  /** The logger. */
-  logger: Logger;
+  /** The logger (every level present). */
+  logger: Required<Logger>;
   /** Stops serving, removes the socket, restores stdio (and exits the process unless `exit: false`). */
   stop(): Promise<void>;
   /** Settles once the plugin has stopped. */
   closed: Promise<void>;
   /** Reattach data for hosts that connect without spawning (see `test`). */
-  reattach: ReattachInfo;
+  reattach: Required<ReattachConfig>;
 }
 
 /**
@@ -133,8 +122,8 @@ export interface ServedPlugin {
  *
  * @param options - cookie, versions and runtime settings.
  * @returns the running plugin.
- * @throws {@link ServeError} `GOPLUGIN_INVALID_CONFIG` for an empty cookie key/value or no versions; with
- *   `exit: false` also the start failures (`GOPLUGIN_COOKIE_MISMATCH`, bind and certificate errors).
+ * @throws {@link InvalidPluginOptionsError} for an empty cookie key/value or no versions; with `exit: false`
+ *   also the start failures ({@link ServeError} subclasses: a cookie mismatch, bind and certificate errors).
  * @example
  * ```ts
  * await servePlugin({
@@ -151,21 +140,17 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   const versions = Object.keys(options.versions).map(Number);
   // 1. Configuration (Go prints and exits; a thrown error is clearer for the plugin author).
   if (!options.magicCookieKey || !options.magicCookieValue) {
-    throw new ServeError(
-      'GOPLUGIN_INVALID_CONFIG',
+    throw new InvalidPluginOptionsError(
       'Misconfigured ServeConfig given to serve this plugin: no magic cookie key or value was set',
     );
   }
   if (versions.length === 0 || versions.some((v) => !Number.isSafeInteger(v) || v < 0)) {
-    throw new ServeError(
-      'GOPLUGIN_INVALID_CONFIG',
-      'servePlugin needs at least one integer protocol version',
-    );
+    throw new InvalidPluginOptionsError('servePlugin needs at least one integer protocol version');
   }
 
   // 2. The cookie, before anything else happens. Synchronous, or Node may exit before a pipe write completes.
   if (!testMode && !checkMagicCookie(env, options.magicCookieKey, options.magicCookieValue)) {
-    if (!exit) throw new ServeError('GOPLUGIN_COOKIE_MISMATCH', MAGIC_COOKIE_MESSAGE.trimEnd());
+    if (!exit) throw new CookieMismatchError(MAGIC_COOKIE_MESSAGE.trimEnd());
     writeFully(2, MAGIC_COOKIE_MESSAGE);
     process.exit(1);
   }
@@ -178,7 +163,10 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   const register = options.versions[version] as RegisterServices;
 
   // 4. Logger.
-  const logger = options.logger ?? createHclogLogger();
+  const logger =
+    options.logger === undefined
+      ? createHclogLogger({ level: options.logLevel ?? 'trace' })
+      : completeLogger(options.logger, options.logLevel);
 
   const failStart = (error: unknown): never => {
     if (!exit) throw error;
