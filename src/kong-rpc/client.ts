@@ -4,7 +4,7 @@
  */
 import { RemoteError } from '../msgpack-rpc/index.js';
 import { EventDeadline, isPromiseLike, runPdk } from './deadline.js';
-import { KongConfigError, NoPluginInstanceError } from './errors.js';
+import { KongRpcUsageError, NoPluginInstanceError } from './errors.js';
 import { InstanceCache } from './instance-cache.js';
 import { count, instanceStatus, type KongInstanceStatus, positive, record, stepData } from './results.js';
 
@@ -139,11 +139,11 @@ export class KongPluginClient {
 
   /**
    * @param options - socket path, pool, timeouts and retries.
-   * @throws {@link KongConfigError} for a missing socket path or an out-of-range option.
+   * @throws {@link KongRpcUsageError} for a missing socket path or an out-of-range option.
    */
   constructor(options: KongPluginClientOptions) {
     if (typeof options?.socketPath !== 'string' || options.socketPath === '') {
-      throw new KongConfigError('socketPath must be a non-empty string');
+      throw new KongRpcUsageError('socketPath must be a non-empty string');
     }
     this.timeout = positive('timeout', options.timeout, 60_000);
     this.retries = count('retries', options.retries, 1);

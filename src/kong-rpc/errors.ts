@@ -15,6 +15,7 @@ export class KongRpcError extends PluginwireError {}
  * Code `KONG_RPC_NO_PLUGIN_INSTANCE`. `cause` is the `RemoteError` the server answered with.
  */
 export class NoPluginInstanceError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_NO_PLUGIN_INSTANCE';
   /** The instance id the server did not know. */
   readonly instanceId: number;
 
@@ -37,6 +38,7 @@ export class NoPluginInstanceError extends KongRpcError {
  * Code `KONG_RPC_PROTOCOL`.
  */
 export class KongProtocolError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_PROTOCOL';
   /** The plugin-server method whose result was unusable. */
   readonly method: string;
 
@@ -57,6 +59,7 @@ export class KongProtocolError extends KongRpcError {
  * Code `KONG_RPC_PDK`. `cause` is what the PDK implementation threw.
  */
 export class KongPdkError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_PDK';
   /** The PDK method the plugin called, e.g. `kong.request.get_header`. */
   readonly method: string;
 
@@ -80,6 +83,7 @@ export class KongPdkError extends KongRpcError {
  * Code `KONG_RPC_EVENT_CLOSED`.
  */
 export class KongEventClosedError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_EVENT_CLOSED';
   /** The event id. */
   readonly eventId: number;
   /** The PDK method that could not be answered. */
@@ -104,6 +108,7 @@ export class KongEventClosedError extends KongRpcError {
  * Code `KONG_RPC_STEP_ERROR`.
  */
 export class KongStepError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_STEP_ERROR';
   /** The PDK method that failed. */
   readonly method: string;
   /** The error text Kong sent. */
@@ -127,6 +132,7 @@ export class KongStepError extends KongRpcError {
  * Code `KONG_RPC_SOCKET_IN_USE`.
  */
 export class KongSocketInUseError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_SOCKET_IN_USE';
   /** The socket path. */
   readonly socketPath: string;
 
@@ -145,6 +151,7 @@ export class KongSocketInUseError extends KongRpcError {
  * the system error.
  */
 export class KongListenError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_LISTEN';
   /** The socket path. */
   readonly socketPath: string;
   /** The system error code, e.g. `EACCES`; `undefined` when the cause had none. */
@@ -170,6 +177,7 @@ export class KongListenError extends KongRpcError {
  * Code `KONG_RPC_CONNECT`. `cause` is the socket error (`ENOENT`, `ECONNREFUSED`, …).
  */
 export class KongConnectError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_CONNECT';
   /** The socket path. */
   readonly socketPath: string;
 
@@ -186,14 +194,32 @@ export class KongConnectError extends KongRpcError {
 }
 
 /**
- * A plugin definition given to {@link KongPluginServer.addPlugin}, or a command line given to
- * {@link runPluginServerCli}, is invalid.
- *
- * Code `KONG_RPC_CONFIG`.
+ * The kong-rpc API was used wrongly: invalid options of `KongPluginClient` or `KongPluginServer`, an invalid plugin
+ * definition given to {@link KongPluginServer.addPlugin}, or an invalid command line given to
+ * {@link runPluginServerCli}.
  */
-export class KongConfigError extends KongRpcError {
+export class KongRpcUsageError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_INVALID_OPTIONS';
   /** @param message - what is wrong. */
   constructor(message: string) {
-    super('KONG_RPC_CONFIG', message);
+    super('KONG_RPC_INVALID_OPTIONS', message);
+  }
+}
+
+/** `listen()` or `addPlugin()` was called on a `KongPluginServer` that is closed. */
+export class KongServerClosedError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_SERVER_CLOSED';
+  /** @param message - what was attempted. */
+  constructor(message = 'server is closed') {
+    super('KONG_RPC_SERVER_CLOSED', message);
+  }
+}
+
+/** `listen()` was called on a `KongPluginServer` that is already listening. */
+export class KongServerListeningError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_ALREADY_LISTENING';
+  /** @param message - what was attempted. */
+  constructor(message = 'server is already listening') {
+    super('KONG_RPC_ALREADY_LISTENING', message);
   }
 }

@@ -5,7 +5,14 @@
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { KongConfigError, KongListenError, KongRpcError } from './errors.js';
+import { type Logger, log } from '../logger.js';
+import {
+  KongListenError,
+  KongRpcError,
+  KongRpcUsageError,
+  KongServerClosedError,
+  KongServerListeningError,
+} from './errors.js';
 import { type EventHooks, ServerEvent, type StepData, safeText } from './event.js';
 import { InstanceRegistry, MAX_INSTANCE_ID, status } from './instances.js';
 import { serveKongConnection, serverPidNotification } from './msgpack/transport.js';
@@ -19,8 +26,8 @@ import {
 } from './plugins.js';
 import { bindSocketFile, removeOwnSocketFile, removeStaleSocket } from './socket-file.js';
 
-/** One log line of a {@link KongPluginServer}, delivered to its `logger` hook. */
-export interface KongServerLogEntry {
+/** One log line of a {@link KongPluginServer}, before it goes to the `logger`. */
+interface KongServerLogEntry {
   /** Severity. */
   level: 'debug' | 'info' | 'warn' | 'error';
   /** What happened. */
@@ -64,8 +71,11 @@ export interface KongPluginServerOptions {
   instanceIdBase?: number;
   /** The largest message accepted from Kong, in bytes (raw bodies travel inside). Default 128 MiB. */
   maxFrameBytes?: number;
-  /** Log hook. The server never writes to the console. */
-  logger?: (entry: KongServerLogEntry) => void;
+  /**
+   * Where the server logs (it never writes to the console): listening, connection errors, plugin failures. Fields:
+   * `plugin`, `phase`, `instanceId`, `eventId` and `error` where they apply.
+   */
+  logger?: Logger;
 }
 
 /** Options of {@link KongPluginServer.listen}. */
@@ -134,10 +144,10 @@ export class KongPluginServer {
     });
     this.eventTimeout = options.eventTimeout ?? 120_000;
     if (!(this.eventTimeout > 0))
-      throw new KongConfigError('eventTimeout must be a positive number of milliseconds');
+      throw new KongRpcUsageError('eventTimeout must be a positive number of milliseconds');
     const base = options.instanceIdBase ?? 1 + Math.floor(Math.random() * MAX_ID);
     if (!Number.isInteger(base) || base < 0 || base > MAX_ID) {
-      throw new KongConfigError(`instanceIdBase must be an integer in 0…${MAX_ID}`);
+      throw new KongRpcUsageError(`instanceIdBase must be an integer in 0…${MAX_ID}`);
     }
     this.instances = new InstanceRegistry(base, (level, message, instance, error) => {
       const plugin = instance.plugin.info.Name;
@@ -184,12 +194,12 @@ export class KongPluginServer {
    *
    * @param definition - name, version, priority, schema and the instance factory.
    * @returns this server, for chaining.
-   * @throws {@link KongConfigError} for an invalid definition or a duplicate name.
+   * @throws {@link KongRpcUsageError} for an invalid definition or a duplicate name.
    */
   addPlugin<Config>(definition: KongPluginDefinition<Config>): this {
     const registered = registerPlugin(definition as KongPluginDefinition<never>);
     if (this.plugins.has(registered.info.Name)) {
-      throw new KongConfigError(`plugin ${registered.info.Name} is already added`);
+      throw new KongRpcUsageError(`plugin ${registered.info.Name} is already added`);
     }
     this.plugins.set(registered.info.Name, registered);
     return this;
@@ -216,7 +226,7 @@ export class KongPluginServer {
    * The socket path: the one listened on, else the one {@link KongPluginServer.listen} would use (explicit, or
    * `<prefix>/<name>.socket`).
    *
-   * @throws {@link KongConfigError} when there is no explicit path and no plugin to name the socket after.
+   * @throws {@link KongRpcUsageError} when there is no explicit path and no plugin to name the socket after.
    */
   get socketPath(): string {
     return this.listeningPath ?? this.resolveSocketPath({});
@@ -238,14 +248,14 @@ export class KongPluginServer {
    *
    * @param options - overrides of the constructor's `socketPath` and `prefix` (the command line uses them).
    * @returns the socket path.
-   * @throws {@link KongSocketInUseError} when another server answers on the path; {@link KongConfigError} when
+   * @throws {@link KongSocketInUseError} when another server answers on the path; {@link KongRpcUsageError} when
    *   the path exists and is not a socket, or the server is closed or already listening;
    *   {@link KongListenError} (with the system `errno`: `EACCES`, `EROFS`, `ENOSPC`, …) when the socket cannot be
    *   created.
    */
   async listen(options: KongListenOptions = {}): Promise<string> {
-    if (this.isClosed) throw new KongConfigError('server is closed');
-    if (this.listener !== undefined) throw new KongConfigError('server is already listening');
+    if (this.isClosed) throw new KongServerClosedError();
+    if (this.listener !== undefined) throw new KongServerListeningError();
     const path = this.resolveSocketPath(options);
     const listener = createServer({ allowHalfOpen: false }, (socket) => this.serve(socket));
     let identity: string | undefined;
@@ -322,7 +332,7 @@ export class KongPluginServer {
     if (explicit !== undefined) return explicit;
     const name = this.options.name ?? this.plugins.keys().next().value;
     if (name === undefined)
-      throw new KongConfigError('no socket path: set socketPath or name, or add a plugin first');
+      throw new KongRpcUsageError('no socket path: set socketPath or name, or add a plugin first');
     // Kong lower-cases the names of `pluginserver_names` before it builds its default socket path.
     return join(options.prefix ?? this.options.prefix ?? DEFAULT_PREFIX, `${name.toLowerCase()}.socket`);
   }
@@ -441,12 +451,8 @@ export class KongPluginServer {
   }
 
   private log(entry: KongServerLogEntry): void {
-    const logger = this.options.logger;
-    if (logger === undefined) return;
-    try {
-      logger(entry);
-    } catch {
-      // A failing log hook must not break the protocol.
-    }
+    const { level, message, ...fields } = entry;
+    // `log` swallows what a failing logger throws: it must not break the protocol.
+    log(this.options.logger, level, message, fields);
   }
 }

@@ -5,12 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { createConnection, type Server } from 'node:net';
-import { KongConfigError, KongSocketInUseError } from './errors.js';
+import { KongRpcUsageError, KongSocketInUseError } from './errors.js';
 
 /**
  * Removes a socket file nobody answers on (a server that died without cleaning up).
  *
- * @throws {@link KongSocketInUseError} when a server answers on it; {@link KongConfigError} when the path is
+ * @throws {@link KongSocketInUseError} when a server answers on it; {@link KongRpcUsageError} when the path is
  *   not a socket (never delete someone's file).
  */
 export async function removeStaleSocket(path: string): Promise<void> {
@@ -21,7 +21,7 @@ export async function removeStaleSocket(path: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (!isSocket) throw new KongConfigError(`${path} exists and is not a socket; refusing to replace it`);
+  if (!isSocket) throw new KongRpcUsageError(`${path} exists and is not a socket; refusing to replace it`);
   const live = await new Promise<boolean>((resolve) => {
     const probe = createConnection(path);
     // A server too busy to accept within a second is still a live server.

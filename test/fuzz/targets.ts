@@ -14,6 +14,7 @@
  * The module-level unit tests (test/msgpack-rpc/framer.test.ts, test/goplugin/handshake.test.ts, …) already
  * check exact behaviour; these targets only check robustness, across every module at once.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,7 @@ import { kongProperties, parseDump, parseKongConf, resolvePluginServers } from '
 import { KongPluginClient, KongPluginServer } from '../../src/kong-rpc/index.js';
 import { FrameDecoder, KONG_PEER_OPTIONS, MessageCodec, parseMessage } from '../../src/msgpack-rpc/index.js';
 import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
+import { flatRecordingLogger } from '../helpers/logger.js';
 
 /** A property violation found by a target (as opposed to an expected, typed pluginwire error). */
 export class FuzzViolation extends Error {
@@ -375,9 +377,9 @@ const kongServerTarget: FuzzTarget<Uint8Array[]> = {
       instanceIdBase: 1,
       eventTimeout: 1_000,
       maxFrameBytes: 1 * MiB,
-      logger: (entry) => {
+      logger: flatRecordingLogger((entry) => {
         if (entry.error !== undefined && entry.level === 'warn') errors.push(entry.error);
-      },
+      }),
     });
     server.addPlugin({
       name: 'fuzz',

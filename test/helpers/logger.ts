@@ -16,3 +16,11 @@ export function recordingLogger(sink: (entry: LoggedEntry) => void): Required<Lo
     };
   return { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
+
+/** A log call with its fields lifted beside `level` and `message` (`entry.plugin`, `entry.error`, …). */
+export type FlatLogEntry = { level: LogLevel; message: string } & Record<string, unknown>;
+
+/** Like {@link recordingLogger}, with the fields lifted to the top of each entry. */
+export function flatRecordingLogger(sink: (entry: FlatLogEntry) => void): Required<Logger> {
+  return recordingLogger(({ level, message, fields }) => sink({ ...fields, level, message }));
+}

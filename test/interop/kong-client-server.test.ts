@@ -1,6 +1,7 @@
 /**
  * KongPluginClient against KongPluginServer over real Unix sockets: load, restarts, failing plugins, deadlines.
  */
+
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -8,9 +9,9 @@ import {
   type KongPdkHandler,
   KongPluginClient,
   KongPluginServer,
-  type KongServerLogEntry,
 } from '../../src/kong-rpc/index.js';
 import { ConnectionClosedError, RemoteError, RpcTimeoutError } from '../../src/msgpack-rpc/index.js';
+import { type FlatLogEntry, flatRecordingLogger } from '../helpers/logger.js';
 import { tempDir } from './kong-helpers.js';
 
 const resources: (() => Promise<void> | void)[] = [];
@@ -21,11 +22,11 @@ afterEach(async () => {
 function setup(options: { instanceIdBase?: number } = {}) {
   const dir = tempDir('pw-kong-cs-');
   const socketPath = join(dir.path, 'echo.socket');
-  const logs: KongServerLogEntry[] = [];
+  const logs: FlatLogEntry[] = [];
   const makeServer = (base?: number) => {
     const server = new KongPluginServer({
       socketPath,
-      logger: (entry) => logs.push(entry),
+      logger: flatRecordingLogger((entry) => logs.push(entry)),
       ...(base === undefined ? {} : { instanceIdBase: base }),
     });
     server.addPlugin({

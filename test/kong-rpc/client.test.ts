@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KongPluginClient } from '../../src/kong-rpc/client.js';
-import { KongConfigError, KongPdkError, KongProtocolError } from '../../src/kong-rpc/errors.js';
+import { KongPdkError, KongProtocolError, KongRpcUsageError } from '../../src/kong-rpc/errors.js';
 import { EncodeError } from '../../src/msgpack-rpc/errors.js';
 import { KONG_PEER_OPTIONS } from '../../src/msgpack-rpc/options.js';
 import { RpcPeer } from '../../src/msgpack-rpc/peer.js';
@@ -302,7 +302,7 @@ describe('KongPluginClient options', () => {
     [{ socketPath: '/s', retries: -1 }],
     [{ socketPath: '/s', poolSize: 1.5 }],
     [{ socketPath: '/s', idleTimeout: Number.NaN }],
-  ])('rejects %j with KongConfigError', (options) => {
-    expect(() => new KongPluginClient(options)).toThrow(KongConfigError);
+  ])('rejects %j with KongRpcUsageError', (options) => {
+    expect(() => new KongPluginClient(options)).toThrow(KongRpcUsageError);
   });
 });

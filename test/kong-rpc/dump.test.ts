@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parsePluginServerArgs, runPluginServerCli } from '../../src/kong-rpc/dump.js';
-import { KongConfigError } from '../../src/kong-rpc/errors.js';
+import { KongRpcUsageError } from '../../src/kong-rpc/errors.js';
 import { KongPluginServer } from '../../src/kong-rpc/server.js';
 
 describe('parsePluginServerArgs', () => {
@@ -30,9 +30,9 @@ describe('parsePluginServerArgs', () => {
   });
 
   it.each([[['-kong-prefix']], [['--bogus']], [['plain']], [['-dump=yes']], [['-dump-format', 'xml']]])(
-    'rejects %j with KongConfigError',
+    'rejects %j with KongRpcUsageError',
     (argv) => {
-      expect(() => parsePluginServerArgs(argv)).toThrow(KongConfigError);
+      expect(() => parsePluginServerArgs(argv)).toThrow(KongRpcUsageError);
     },
   );
 

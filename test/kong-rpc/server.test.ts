@@ -3,8 +3,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  KongConfigError,
   KongEventClosedError,
+  KongRpcUsageError,
   KongSocketInUseError,
   KongStepError,
 } from '../../src/kong-rpc/errors.js';
@@ -339,7 +339,7 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
     server.addPlugin({ name: 'b', version: '1', phases: ['rewrite'], create: () => ({}) });
     expect(server.pluginInfos().map((info) => info.Phases)).toEqual([['access', 'log'], ['rewrite']]);
     expect(() => server.addPlugin({ name: 'a', version: '1', phases: [], create: () => ({}) })).toThrow(
-      KongConfigError,
+      KongRpcUsageError,
     );
     expect(() =>
       server.addPlugin({
@@ -360,10 +360,10 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
     ).toThrow(/list the phases explicitly/);
     expect(() =>
       server.addPlugin({ name: 'Bad name', version: '1', phases: [], create: () => ({}) }),
-    ).toThrow(KongConfigError);
+    ).toThrow(KongRpcUsageError);
     expect(() =>
       server.addPlugin({ name: 'e', version: '1', phases: ['nope' as 'log'], create: () => ({}) }),
-    ).toThrow(KongConfigError);
+    ).toThrow(KongRpcUsageError);
   });
 
   it('dumps {Protocol, Plugins} or the bare array, with Kong’s schema wrapping', () => {
@@ -412,7 +412,9 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
 
     const file = join(harness.dir, 'plain-file');
     writeFileSync(file, 'data');
-    await expect(new KongPluginServer({ socketPath: file }).listen()).rejects.toBeInstanceOf(KongConfigError);
+    await expect(new KongPluginServer({ socketPath: file }).listen()).rejects.toBeInstanceOf(
+      KongRpcUsageError,
+    );
   });
 });
 
