@@ -158,6 +158,30 @@ const ADAPTERS: Record<string, (data: Json) => Omit<SummaryRow, 'scenario'>[]> =
       },
     ];
   },
+  'kong-event-protobuf': (d) => {
+    const s = obj(d.summary);
+    const events = obj(obj(s.eventsPerSecond)['10 PDK calls']);
+    return [
+      {
+        figure: 'one ProtoBuf:1 PDK call (KongPluginClient ↔ KongPluginServer)',
+        baseline: 'one MsgPack:1 PDK call, same run',
+        ratio: num(s.protobufCallVsMsgpackCall),
+        ...judged(num(s.protobufCallVsMsgpackCall), { atMost: num(s.target) }),
+      },
+      {
+        figure: `ProtoBuf:1 events/s with 10 PDK calls: ${fmt(num(events.protobuf))}`,
+        baseline: `MsgPack:1 ${fmt(num(events.msgpack))}`,
+        ratio: num(events.protobuf) / num(events.msgpack),
+        ...judged(num(events.protobuf) / num(events.msgpack), {}),
+      },
+      {
+        figure: 'one ProtoBuf:1 PDK call, CPU time of both processes',
+        baseline: 'one MsgPack:1 PDK call, CPU time',
+        ratio: num(obj(s.cpuRatios).protobufCallVsMsgpackCall),
+        ...judged(num(obj(s.cpuRatios).protobufCallVsMsgpackCall), {}),
+      },
+    ];
+  },
   rpc: (d) => [
     ...(d.roundTrips as unknown[]).flatMap((entry) => {
       const row = obj(entry);

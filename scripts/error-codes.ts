@@ -108,7 +108,8 @@ export function collectErrorCodes(): ErrorCodeRow[] {
       const meaning = firstSentence(ts.displayPartsToString(info.symbol.getDocumentationComment(checker)));
       if (meaning === '')
         problems.push(`${info.module}: ${info.name} has no TSDoc to take the meaning of ${code} from`);
-      const family = info.chain.slice(1).find((name) => name !== base && name !== 'PluginwireError');
+      const below = info.chain.slice(1, info.chain.indexOf(base));
+      const family = below.length > 0 ? below[0] : undefined;
       rows.push({ code, className: info.name, family, module: info.module, meaning });
     }
   }
@@ -138,7 +139,10 @@ function literalCodes(type: ts.Type | undefined): string[] | undefined {
 }
 
 function firstSentence(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = text
+    .replace(/\{@link\s+([^}\s]+)\s*\}/g, '`$1`')
+    .replace(/\s+/g, ' ')
+    .trim();
   const match = /^(.+?[.!?])(?:\s|$)/.exec(flat);
   return (match?.[1] ?? flat).trim();
 }

@@ -1,12 +1,14 @@
 /**
  * `npm run demo`: a small API gateway composed only from pluginwire's public modules.
  *
- * 1. kong-conf: reads ./kong.conf with Kong 3.9's rules, resolves its two plugin servers, runs their query
- *    commands as Kong does and reads the plugin infos they dump.
- * 2. socket: supervises both servers (a TypeScript KongPluginServer and kong-pdk's kong-js-pluginserver) as
- *    Kong does: `/bin/sh -c "exec …"`, own process group, ready when the socket accepts.
- * 3. msgpack-rpc: serves HTTP on 127.0.0.1 and runs each plugin's access and log phases per request through
- *    KongPluginClient, with a small real PDK (./pdk.ts); a tap (./tap.ts) decodes every RPC message.
+ * 1. kong-conf: reads ./kong.conf with Kong 3.9's rules, resolves its three plugin servers, runs their query
+ *    commands as Kong does and reads the plugin infos and the protocol they dump.
+ * 2. socket: supervises the servers (a TypeScript KongPluginServer on MsgPack:1, kong-pdk's
+ *    kong-js-pluginserver, and a TypeScript KongPluginServer on ProtoBuf:1, the protocol of Go plugins) as Kong
+ *    does: `/bin/sh -c "exec …"`, own process group, ready when the socket accepts.
+ * 3. kong-rpc: serves HTTP on 127.0.0.1 and runs each plugin's access and log phases per request through
+ *    KongPluginClient, in the protocol each server's dump named, with a small real PDK (./pdk.ts); a tap
+ *    (./tap.ts) decodes every msgpack-RPC message, and the ProtoBuf:1 plugin's PDK calls are traced.
  * 4. goplugin: hosts a TypeScript go-plugin plugin (./kv-plugin.ts) with startPlugin and does a KV round trip.
  *
  * It sends a few requests to itself, prints a trace, cleans everything up and exits 0. `--serve` keeps
@@ -54,6 +56,8 @@ interface RoutePlugin {
   phases: string[];
   config: Record<string, unknown>;
   client: KongPluginClient;
+  /** The protocol its server's dump named. */
+  protocol: string;
 }
 
 // Each plugin's configuration on the demo's one route (Kong would read these from its database).
@@ -106,17 +110,24 @@ async function setUpPluginServers(prefix: string): Promise<RoutePlugin[]> {
     );
     resources.push(() => supervisor.stop());
     await supervisor.start();
-    out(`  ${server.name}: pid ${supervisor.pid}, ready on its socket`);
-    const tapPath = join(prefix, `${server.name}.tap`);
-    const tap: Tap = await startTap(tapPath, server.socket, (direction, message) =>
-      traceMessage(server.name, direction, message),
+    out(`  ${server.name}: pid ${supervisor.pid}, ready on its socket, speaks ${dump.protocol}`);
+    // The msgpack tap forwards to the real socket; point the client at the real one with --quiet. ProtoBuf:1
+    // servers are reached directly (their PDK calls are traced instead).
+    let socketPath = server.socket;
+    if (dump.protocol === 'MsgPack:1' && !flags.quiet) {
+      const tap: Tap = await startTap(
+        join(prefix, `${server.name}.tap`),
+        server.socket,
+        (direction, message) => traceMessage(server.name, direction, message),
+      );
+      resources.push(() => tap.close());
+      socketPath = tap.path;
+    }
+    // The protocol comes from the dump, as Kong does: the client never speaks the other one.
+    const client = KongPluginClient.forServer(
+      { socket: socketPath, protocol: dump.protocol },
+      { timeout: 20_000 },
     );
-    resources.push(() => tap.close());
-    // The tap forwards to the real socket; point the client at the real one with --quiet.
-    const client = new KongPluginClient({
-      socketPath: flags.quiet ? server.socket : tap.path,
-      timeout: 20_000,
-    });
     resources.push(() => client.close());
     for (const info of dump.registered) {
       out(
@@ -129,6 +140,7 @@ async function setUpPluginServers(prefix: string): Promise<RoutePlugin[]> {
         phases: info.Phases ?? [],
         config: CONFIGS[info.Name] ?? {},
         client,
+        protocol: dump.protocol,
       });
     }
   }
@@ -150,9 +162,10 @@ function traceMessage(server: string, direction: string, message: Message): void
 }
 
 async function runPhase(plugin: RoutePlugin, phase: KongPhase, exchange: Exchange) {
-  out(`    ${phase} ${plugin.name} (${plugin.server})`);
+  out(`    ${phase} ${plugin.name} (${plugin.server}, ${plugin.protocol})`);
+  const traced = flags.quiet || plugin.protocol !== 'MsgPack:1';
   const pdk = gatewayPdk(exchange, plugin.name, (method, args, result) => {
-    if (flags.quiet) out(`      pdk ${method}(${short(args).slice(1, -1)}) = ${short(result ?? null)}`);
+    if (traced) out(`      pdk ${method}(${short(args).slice(1, -1)}) = ${short(result ?? null)}`);
   });
   return plugin.client.runEvent(plugin.name, plugin.config, phase, pdk);
 }
@@ -186,7 +199,15 @@ async function handle(plugins: RoutePlugin[], req: IncomingMessage, res: ServerR
         Record<string, unknown>?,
       ];
       exchange.status = status;
-      body = typeof exitBody === 'string' ? exitBody : exitBody === undefined ? '' : JSON.stringify(exitBody);
+      // ProtoBuf:1 carries the body as bytes (a Lua string in Kong), MsgPack:1 as text or a table.
+      body =
+        typeof exitBody === 'string'
+          ? exitBody
+          : exitBody instanceof Uint8Array
+            ? Buffer.from(exitBody).toString('utf8')
+            : exitBody === undefined
+              ? ''
+              : JSON.stringify(exitBody);
       for (const [name, value] of Object.entries(headers ?? {}))
         exchange.responseHeaders[name] = String(value);
       out(`      ${plugin.name} ended the request: ${outcome.terminal.method}(${status})`);
@@ -317,7 +338,7 @@ async function main(): Promise<void> {
   resources.push(() => new Promise((resolve) => server.close(resolve)));
   const actualPort = (server.address() as AddressInfo).port;
   out(
-    `== msgpack-rpc: gateway on http://127.0.0.1:${actualPort}, plugins by priority: ${plugins.map((p) => p.name).join(', ')}`,
+    `== kong-rpc: gateway on http://127.0.0.1:${actualPort}, plugins by priority: ${plugins.map((p) => p.name).join(', ')}`,
   );
   tracing = true;
   await selfRequests(actualPort);

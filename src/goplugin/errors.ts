@@ -350,7 +350,7 @@ export type ServeErrorCode =
 
 /**
  * The plugin runtime could not start serving: the family of {@link CookieMismatchError},
- * {@link ServeSocketPathTooLongError}, {@link SocketGroupError}, {@link BindFailedError} and
+ * {@link ServeSocketPathTooLongError}, {@link ServeSocketGroupError}, {@link ServeBindFailedError} and
  * {@link ClientCertInvalidError}. (A bad `servePlugin` configuration is an `InvalidPluginOptionsError`.)
  */
 export class ServeError extends GoPluginError {
@@ -390,7 +390,7 @@ export class ServeSocketPathTooLongError extends ServeError {
 }
 
 /** `PLUGIN_UNIX_SOCKET_GROUP` names no known group, or the socket cannot be given to it. */
-export class SocketGroupError extends ServeError {
+export class ServeSocketGroupError extends ServeError {
   declare readonly code: 'GOPLUGIN_SOCKET_GROUP';
   /**
    * @param message - what is wrong, with the values involved.
@@ -402,7 +402,7 @@ export class SocketGroupError extends ServeError {
 }
 
 /** No address could be bound: every TCP port in the range was taken, or the Unix socket could not be made. */
-export class BindFailedError extends ServeError {
+export class ServeBindFailedError extends ServeError {
   declare readonly code: 'GOPLUGIN_BIND_FAILED';
   /**
    * @param message - what is wrong, with the values involved.
@@ -434,8 +434,8 @@ const SERVE_ERRORS: Record<
 > = {
   GOPLUGIN_COOKIE_MISMATCH: CookieMismatchError,
   GOPLUGIN_SOCKET_PATH_TOO_LONG: ServeSocketPathTooLongError,
-  GOPLUGIN_SOCKET_GROUP: SocketGroupError,
-  GOPLUGIN_BIND_FAILED: BindFailedError,
+  GOPLUGIN_SOCKET_GROUP: ServeSocketGroupError,
+  GOPLUGIN_BIND_FAILED: ServeBindFailedError,
   GOPLUGIN_CLIENT_CERT_INVALID: ClientCertInvalidError,
 };
 

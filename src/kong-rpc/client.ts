@@ -1,30 +1,32 @@
 /**
- * The Kong side of Kong's MsgPack:1 plugin-server protocol: what Kong's `mp_rpc.lua` and `plugin.lua` do, for
- * gateways, tools and tests that run Kong's external plugins (Go, JS, Python plugin servers) unchanged.
+ * The Kong side of Kong's plugin-server protocols: what Kong's `plugin.lua` and its RPC modules (`mp_rpc.lua`
+ * for MsgPack:1, `pb_rpc.lua` for ProtoBuf:1) do, for gateways, tools and tests that run Kong's external plugins
+ * (Go, JS, Python plugin servers) unchanged. The wire protocol itself lives in `msgpack/` and `protobuf/`.
  */
-import { RemoteError } from '../msgpack-rpc/index.js';
-import { EventDeadline, isPromiseLike, runPdk } from './deadline.js';
+import { EventDeadline } from './deadline.js';
 import { KongRpcUsageError, NoPluginInstanceError } from './errors.js';
 import { InstanceCache } from './instance-cache.js';
-import { count, instanceStatus, type KongInstanceStatus, positive, record, stepData } from './results.js';
+import { MsgPackClientProtocol } from './msgpack/client-protocol.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './protobuf/framing.js';
+import { count, type KongInstanceStatus, positive } from './results.js';
 
 export type { KongInstanceStatus } from './results.js';
 
 import type { KongPhase } from './plugins.js';
-import { type CallOptions, ConnectionPool } from './pool.js';
-import {
-  fixPdkResult,
-  isPdkFailure,
-  type PdkFailure,
-  pdkArguments,
-  stepMethodFor,
-  TERMINAL_PDK_METHODS,
-} from './steps.js';
+import type { CallOptions } from './pool.js';
+import { ProtobufClientProtocol } from './protobuf/client-protocol.js';
+import { KONG_PROTOCOLS, type KongClientProtocol, type KongProtocol } from './protocol.js';
+
+export type { KongProtocol } from './protocol.js';
 
 /**
  * The caller's implementation of Kong's PDK: runs one PDK call of the plugin and returns its (first) result.
- * Return `undefined` for Lua nil (also for `nil, err` the Kong 3.x way), or {@link pdkFailure} for Kong 2.x's
- * `plugin.StepError`. Kong's result fixups are applied to what it returns (see {@link fixPdkResult}).
+ * Return `undefined` for Lua nil (also for `nil, err` the Kong 3.x way), or {@link pdkFailure} for `nil, err`
+ * (MsgPack:1: Kong 2.x's `plugin.StepError`; ProtoBuf:1: nil, with the error kept only where Kong keeps it,
+ * `kong.request.get_raw_body`'s `RawBodyResult.error`). MsgPack:1 applies Kong's result fixups (see
+ * {@link fixPdkResult}); ProtoBuf:1 wraps the result into the method's output message as `pb_rpc.lua` does.
+ * Over ProtoBuf:1 `args` are the method's input message unwrapped as Kong does it (`bytes` become strings when
+ * they are valid UTF-8, `Uint8Array`s otherwise; trailing nils are dropped).
  *
  * @param method - the full PDK name, e.g. `kong.request.get_header`.
  * @param args - the positional arguments.
@@ -82,14 +84,26 @@ export interface KongRemotePluginInfo {
 export interface KongPluginClientEvents {
   /** A `serverPid` notification named a pid this client had not seen (the first, or a restart). */
   serverPid: (pid: number, previousPid: number | undefined) => void;
-  /** The instance cache dropped a plugin's instances after `no plugin instance` or a pid change. */
-  instancesReset: (plugin: string | undefined, reason: NoPluginInstanceError | 'server-pid') => void;
+  /**
+   * The instance cache dropped a plugin's instances after `no plugin instance` (a ProtoBuf:1 connection closed
+   * without a reply counts), or every instance after a pid change or {@link KongPluginClient.resetInstances}.
+   */
+  instancesReset: (
+    plugin: string | undefined,
+    reason: NoPluginInstanceError | 'server-pid' | 'reset',
+  ) => void;
 }
 
 /** Options of {@link KongPluginClient}. */
 export interface KongPluginClientOptions {
   /** The plugin server's socket. */
   socketPath: string;
+  /**
+   * The wire protocol the plugin server speaks, as its dump's `Protocol` says (`kong-conf`'s `parseDump`).
+   * Default `MsgPack:1`. The client never sends the other protocol; a server that answers in it fails the call
+   * at once with `KongProtocolMismatchError` or `KongClosedWithoutReplyError`.
+   */
+  protocol?: KongProtocol;
   /** Idle connections kept per socket (`lua_socket_pool_size`). Default 256. */
   poolSize?: number;
   /**
@@ -107,8 +121,22 @@ export interface KongPluginClientOptions {
   connectRetry?: number;
   /** Retries of an event after `no plugin instance` (Kong: unlimited). Default 1. */
   retries?: number;
-  /** The largest message accepted from the server, in bytes. Default 128 MiB (the Kong profile's cap). */
+  /**
+   * The largest message (MsgPack:1) or frame payload (ProtoBuf:1) accepted from the server, in bytes, checked
+   * before anything is allocated for it. Default 128 MiB (the Kong profile's cap).
+   */
   maxFrameBytes?: number;
+}
+
+/**
+ * A plugin server as `pluginwire/kong-conf` describes it (`PluginServer` from `resolvePluginServers`, with the
+ * `protocol` its dump named), or any object of that shape.
+ */
+export interface KongPluginServerTarget {
+  /** The Unix socket. */
+  socket: string;
+  /** The protocol from the server's dump; `MsgPack:1` when absent, as Kong. */
+  protocol?: string | undefined;
 }
 
 /**
@@ -127,7 +155,7 @@ export interface KongPluginClientOptions {
  * ```
  */
 export class KongPluginClient {
-  private readonly pool: ConnectionPool;
+  private readonly wire: KongClientProtocol;
   private readonly timeout: number;
   private readonly retries: number;
   private readonly cache: InstanceCache;
@@ -147,31 +175,73 @@ export class KongPluginClient {
     }
     this.timeout = positive('timeout', options.timeout, 60_000);
     this.retries = count('retries', options.retries, 1);
-    this.pool = new ConnectionPool({
+    const protocol = options.protocol ?? 'MsgPack:1';
+    if (!KONG_PROTOCOLS.includes(protocol)) {
+      throw new KongRpcUsageError(
+        `protocol must be ${KONG_PROTOCOLS.join(' or ')}, got ${JSON.stringify(options.protocol)}`,
+      );
+    }
+    const pool = {
       socketPath: options.socketPath,
       maxConnections: Math.max(1, count('maxConnections', options.maxConnections, 256)),
       maxIdle: count('poolSize', options.poolSize, 256),
       idleTimeout: positive('idleTimeout', options.idleTimeout, 60_000),
       connectTimeout: positive('connectTimeout', options.connectTimeout, 60_000),
       connectRetry: count('connectRetry', options.connectRetry, 0),
-      maxFrameBytes:
-        options.maxFrameBytes === undefined ? undefined : positive('maxFrameBytes', options.maxFrameBytes, 0),
-      onServerPid: (pid) => this.serverPid(pid),
-    });
+    };
+    const maxFrameBytes =
+      options.maxFrameBytes === undefined ? undefined : positive('maxFrameBytes', options.maxFrameBytes, 0);
+    this.wire =
+      protocol === 'ProtoBuf:1'
+        ? new ProtobufClientProtocol(pool, maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, this.timeout)
+        : new MsgPackClientProtocol(pool, { maxFrameBytes, onServerPid: (pid) => this.serverPid(pid) });
     this.cache = new InstanceCache({
       start: async (name, config) => (await this.startInstance(name, config)).id,
       close: (id) => this.closeInstance(id),
     });
   }
 
-  /** The pid of the last `serverPid` notification, if the server sends them. */
+  /**
+   * A client for a plugin server described by `pluginwire/kong-conf` (or any `{ socket, protocol }`): the
+   * protocol comes from the server's dump, so the client never speaks the wrong one.
+   *
+   * @example
+   * ```ts
+   * const dump = parseDump(stdoutOfQueryCmd);
+   * const client = KongPluginClient.forServer({ ...server, protocol: dump.protocol });
+   * ```
+   * @throws {@link KongRpcUsageError} for a protocol Kong does not speak, or an invalid option.
+   */
+  static forServer(
+    server: KongPluginServerTarget,
+    options: Omit<KongPluginClientOptions, 'socketPath' | 'protocol'> = {},
+  ): KongPluginClient {
+    const protocol = server.protocol ?? 'MsgPack:1';
+    if (!KONG_PROTOCOLS.includes(protocol as KongProtocol)) {
+      throw new KongRpcUsageError(
+        `plugin server protocol ${JSON.stringify(protocol)} is not one Kong speaks`,
+      );
+    }
+    return new KongPluginClient({
+      ...options,
+      socketPath: server.socket,
+      protocol: protocol as KongProtocol,
+    });
+  }
+
+  /** The wire protocol this client speaks. */
+  get protocol(): KongProtocol {
+    return this.wire.name;
+  }
+
+  /** The pid of the last `serverPid` notification, if the server sends them (MsgPack:1 only). */
   get serverPidSeen(): number | undefined {
     return this.lastPid;
   }
 
   /** Connections open now, idle ones included. */
   get connections(): number {
-    return this.pool.size;
+    return this.wire.connections;
   }
 
   /**
@@ -186,77 +256,83 @@ export class KongPluginClient {
   }
 
   /**
-   * `plugin.GetPluginInfo`.
+   * The server's info about one plugin: `plugin.GetPluginInfo` (MsgPack:1) or `cmd_get_plugin_info`
+   * (ProtoBuf:1; go-pdk answers it with an empty frame, so Kong takes plugin info from the dump).
    *
-   * @throws `RemoteError` when the server does not know the plugin.
+   * @throws `RemoteError` when a MsgPack:1 server does not know the plugin; {@link KongProtocolError} when the
+   *   answer is unusable.
    */
-  async getPluginInfo(name: string): Promise<KongRemotePluginInfo> {
-    const info = record(
-      await this.pool.call('plugin.GetPluginInfo', name, this.callOptions()),
-      'plugin.GetPluginInfo',
-    );
-    return {
-      name: String(info.Name),
-      version: String(info.Version),
-      phases: Array.isArray(info.Phases) ? info.Phases.map(String) : [],
-      priority: Number(info.Priority ?? 0),
-      schema: info.Schema,
-    };
-  }
-
-  /** `plugin.GetStatus`: the server's pid and per-plugin status, as the server sends it. */
-  async getStatus(): Promise<Record<string, unknown>> {
-    return record(await this.pool.call('plugin.GetStatus', null, this.callOptions()), 'plugin.GetStatus');
+  getPluginInfo(name: string): Promise<KongRemotePluginInfo> {
+    return this.wire.getPluginInfo(name, this.callOptions());
   }
 
   /**
-   * `plugin.StartInstance`. The config is sent as JSON text, as Kong sends it.
+   * `plugin.GetStatus` (MsgPack:1): the server's pid and per-plugin status, as the server sends it.
    *
-   * @throws `RemoteError` (Kong answers the request with a 500).
+   * @throws {@link KongProtocolError} over ProtoBuf:1, which has no such command; `RemoteError` from servers
+   *   without it (go-pdk v0.6).
    */
-  async startInstance(name: string, config: unknown): Promise<KongInstanceStatus> {
-    const status = await this.pool.call(
-      'plugin.StartInstance',
-      // lua-cjson escapes every `/` as `\/` (Kong's `cjson.encode` of the plugin config); both are valid JSON.
-      { Name: name, Config: JSON.stringify(config ?? {}).replaceAll('/', '\\/') },
-      this.callOptions(),
-    );
-    return instanceStatus(status, 'plugin.StartInstance');
+  getStatus(): Promise<Record<string, unknown>> {
+    return this.wire.getStatus(this.callOptions());
   }
 
   /**
-   * `plugin.InstanceStatus`.
+   * The plugins the server serves: `cmd_get_plugin_names` (ProtoBuf:1; go-pdk answers it with an empty frame,
+   * which rejects with {@link KongProtocolError}), or the plugins `plugin.GetStatus` lists (MsgPack:1).
+   */
+  getPluginNames(): Promise<string[]> {
+    return this.wire.getPluginNames(this.callOptions());
+  }
+
+  /**
+   * Starts an instance (`plugin.StartInstance` / `cmd_start_instance`). The config is sent as JSON text, as
+   * Kong sends it.
+   *
+   * @throws `RemoteError` (MsgPack:1) or {@link KongClosedWithoutReplyError} (ProtoBuf:1) when the server
+   *   refuses; Kong answers the request with a 500.
+   */
+  startInstance(name: string, config: unknown): Promise<KongInstanceStatus> {
+    // lua-cjson escapes every `/` as `\/` (Kong's `cjson.encode` of the plugin config); both are valid JSON.
+    const configText = JSON.stringify(config ?? {}).replaceAll('/', '\\/');
+    return this.wire.startInstance(name, configText, this.callOptions());
+  }
+
+  /**
+   * An instance's status (`plugin.InstanceStatus` / `cmd_get_instance_status`).
    *
    * @throws {@link NoPluginInstanceError} for an unknown id.
    */
-  async instanceStatus(id: number): Promise<KongInstanceStatus> {
-    const status = await this.callInstance('plugin.InstanceStatus', id, this.callOptions());
-    return instanceStatus(status, 'plugin.InstanceStatus');
+  instanceStatus(id: number): Promise<KongInstanceStatus> {
+    return this.wire.instanceStatus(id, this.callOptions());
   }
 
   /**
-   * `plugin.CloseInstance` (the id travels bare, as Kong sends it).
+   * Closes an instance (`plugin.CloseInstance` / `cmd_close_instance`).
    *
    * @throws {@link NoPluginInstanceError} for an unknown id (Kong itself ignores the error).
    */
-  async closeInstance(id: number): Promise<KongInstanceStatus> {
-    const status = await this.callInstance('plugin.CloseInstance', id, this.callOptions());
-    return instanceStatus(status, 'plugin.CloseInstance');
+  closeInstance(id: number): Promise<KongInstanceStatus> {
+    return this.wire.closeInstance(id, this.callOptions());
   }
 
   /**
-   * Runs one event: `plugin.HandleEvent`, then one `plugin.Step*` per PDK call until the server answers `"ret"`.
-   * Each PDK call goes to `pdk`; its result is reshaped as Kong does and sent with the Step method Kong picks.
-   * After `kong.response.exit`/`error` the event ends without a reply, as in Kong.
+   * Runs one event. MsgPack:1: `plugin.HandleEvent`, then one `plugin.Step*` per PDK call until the server
+   * answers `"ret"`. ProtoBuf:1: `cmd_handle_event`, then the PDK loop on the same connection (method-name frame,
+   * argument frame, one result frame) until the empty method-name frame, then the `RpcReturn`. Each PDK call goes
+   * to `pdk` with its arguments as Kong builds them; its result is reshaped and encoded as Kong does. After
+   * `kong.response.exit` (and `kong.response.error` over MsgPack:1) the event ends without a reply, as in Kong.
    *
    * @param instanceId - from {@link KongPluginClient.startInstance}.
    * @param phase - the phase.
    * @param pdk - the PDK implementation.
    * @param options - deadline and cancellation.
-   * @throws {@link NoPluginInstanceError} when the server does not know the instance; `RemoteError` for any other
-   *   server error (Kong logs it and goes on without the plugin); {@link KongPdkError} when `pdk` threw;
-   *   `RpcTimeoutError` when the deadline passed (the connection in use is discarded, the pool stays healthy);
-   *   `RequestAbortedError` when `signal` aborted; {@link KongProtocolError} for an unusable result.
+   * @throws {@link NoPluginInstanceError} when the server does not know the instance (ProtoBuf:1: when it closed
+   *   the connection without a reply); `RemoteError` for any other MsgPack:1 server error (Kong logs it and goes
+   *   on without the plugin); {@link KongPdkError} when `pdk` threw or its result does not fit the method's
+   *   ProtoBuf:1 output type; `RpcTimeoutError` when the deadline passed (the connection in use is discarded, the
+   *   pool stays healthy); `RequestAbortedError` when `signal` aborted; {@link KongProtocolError} for an
+   *   unusable answer (ProtoBuf:1: also a PDK method Kong does not know); {@link KongSequenceError},
+   *   {@link KongFrameTooLargeError}, {@link KongProtocolMismatchError} (ProtoBuf:1).
    */
   async handleEvent(
     instanceId: number,
@@ -267,45 +343,7 @@ export class KongPluginClient {
     const timeout = positive('timeout', options.timeout, this.timeout);
     const deadline = new EventDeadline(timeout, options.signal);
     try {
-      let step = stepData(
-        await this.callInstance(
-          'plugin.HandleEvent',
-          { InstanceId: instanceId, EventName: phase },
-          deadline.options(),
-          instanceId,
-        ),
-        'plugin.HandleEvent',
-      );
-      const eventId = step.EventId;
-      let pdkCalls = 0;
-      for (;;) {
-        const data = step.Data;
-        if (data === 'ret') return { pdkCalls, terminal: undefined };
-        const method = data.Method;
-        const args = pdkArguments(data.Args);
-        pdkCalls++;
-        let result = runPdk(pdk, method, args);
-        // Only an asynchronous PDK answer needs watching for the deadline; most PDK functions answer at once.
-        if (isPromiseLike(result)) result = await deadline.race(Promise.resolve(result), method);
-        if (TERMINAL_PDK_METHODS.has(method)) return { pdkCalls, terminal: { method, args } };
-        let stepMethod: string;
-        let value: unknown;
-        if (isPdkFailure(result)) {
-          stepMethod = 'plugin.StepError';
-          value = (result as PdkFailure).message;
-        } else {
-          value = fixPdkResult(method, result);
-          stepMethod = stepMethodFor(method, value);
-        }
-        // An undefined Data is left out of the map by the Kong encoding, exactly as Kong's nil drops the key.
-        const reply = await this.callInstance(
-          stepMethod,
-          { EventId: eventId, Data: value },
-          deadline.options(),
-          instanceId,
-        );
-        step = stepData(reply, stepMethod);
-      }
+      return await this.wire.handleEvent(instanceId, phase, pdk, deadline);
     } catch (error) {
       throw deadline.translate(error);
     } finally {
@@ -345,31 +383,24 @@ export class KongPluginClient {
     }
   }
 
+  /**
+   * Drops every cached instance, so the next event of each configuration starts a new one: call it when a
+   * supervisor reports that the plugin server restarted (a restarted server may number its instances from the
+   * start again and send no `serverPid`, and an old id could then run another configuration). Emits
+   * `instancesReset` with reason `'reset'`. The old instances are not closed: they belong to the old process.
+   */
+  resetInstances(): void {
+    this.cache.resetAll();
+    this.emit('instancesReset', undefined, 'reset');
+  }
+
   /** Closes every connection. Calls in progress reject with `ConnectionClosedError`. */
   async close(): Promise<void> {
-    this.pool.close();
+    this.wire.close();
   }
 
   private callOptions(): CallOptions {
     return { timeout: this.timeout };
-  }
-
-  private callInstance(
-    method: string,
-    param: unknown,
-    options: CallOptions,
-    instanceId?: number,
-  ): Promise<unknown> {
-    // `.then` rather than an async wrapper: one promise hop less per Step.
-    return this.pool.call(method, param, options).then(undefined, (error: unknown) => {
-      // Kong matches the text case-insensitively (mp_rpc `handle_event`): `No plugin instance 3` from the
-      // legacy Go server counts too.
-      if (error instanceof RemoteError && /no plugin instance/i.test(error.message)) {
-        const id = instanceId ?? (typeof param === 'number' ? param : -1);
-        throw new NoPluginInstanceError(id, error.message, { cause: error });
-      }
-      throw error;
-    });
   }
 
   private serverPid(pid: number): void {

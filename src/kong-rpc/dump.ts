@@ -6,7 +6,8 @@
  */
 import type { Writable } from 'node:stream';
 import { KongRpcUsageError } from './errors.js';
-import type { KongPluginServer } from './server.js';
+import type { KongProtocol } from './protocol.js';
+import { checkProtocol, type KongPluginServer } from './server.js';
 
 /** Options of {@link runPluginServerCli}. */
 export interface PluginServerCliOptions {
@@ -50,16 +51,21 @@ export interface PluginServerCliArgs {
   kongPrefix: string | undefined;
   /** `-socket <path>`: an explicit socket path. */
   socket: string | undefined;
+  /**
+   * `-protocol MsgPack:1|ProtoBuf:1`: the protocol to serve and to print in the dump, overriding the server's
+   * `protocol` option. Give the same flag to Kong's query and start commands.
+   */
+  protocol: KongProtocol | undefined;
 }
 
-const VALUE_FLAGS = new Set(['kong-prefix', 'socket', 'dump-format']);
+const VALUE_FLAGS = new Set(['kong-prefix', 'socket', 'dump-format', 'protocol']);
 const BOOLEAN_FLAGS = new Set(['dump']);
 
 /**
  * Parses a plugin server's command line.
  *
  * @param argv - the arguments after the executable (`process.argv.slice(2)`).
- * @throws {@link KongRpcUsageError} for an unknown flag, a missing value or a bad `-dump-format`.
+ * @throws {@link KongRpcUsageError} for an unknown flag, a missing value, a bad `-dump-format` or `-protocol`.
  */
 export function parsePluginServerArgs(argv: readonly string[]): PluginServerCliArgs {
   const args: PluginServerCliArgs = {
@@ -67,6 +73,7 @@ export function parsePluginServerArgs(argv: readonly string[]): PluginServerCliA
     dumpForm: 'object',
     kongPrefix: undefined,
     socket: undefined,
+    protocol: undefined,
   };
   for (let index = 0; index < argv.length; index++) {
     const raw = argv[index] as string;
@@ -86,6 +93,7 @@ export function parsePluginServerArgs(argv: readonly string[]): PluginServerCliA
     }
     if (name === 'kong-prefix') args.kongPrefix = value;
     else if (name === 'socket') args.socket = value;
+    else if (name === 'protocol') args.protocol = checkProtocol(value);
     else if (value === 'array' || value === 'object') args.dumpForm = value;
     else throw new KongRpcUsageError(`-dump-format must be array or object, got ${JSON.stringify(value)}`);
   }
@@ -94,8 +102,10 @@ export function parsePluginServerArgs(argv: readonly string[]): PluginServerCliA
 
 /**
  * Runs a plugin server as Kong expects an executable to behave. With `-dump` it writes exactly one JSON document
- * and a newline to stdout (`{"Protocol":"MsgPack:1","Plugins":[…]}`) and resolves without opening a socket;
- * otherwise it listens on `-socket`, or `<-kong-prefix>/<name>.socket` (default prefix `/usr/local/kong`).
+ * and a newline to stdout (`{"Protocol":"MsgPack:1","Plugins":[…]}`, or `"ProtoBuf:1"` for a server built with
+ * `protocol: 'ProtoBuf:1'` or run with `-protocol ProtoBuf:1`) and resolves without opening a socket;
+ * otherwise it listens on `-socket`, or `<-kong-prefix>/<name>.socket` (default prefix `/usr/local/kong`), speaking
+ * that protocol.
  *
  * The server must have been created without `socketPath`/`prefix`; the command line decides them.
  *
@@ -118,14 +128,18 @@ export async function runPluginServerCli(
 ): Promise<PluginServerCliResult> {
   const args = parsePluginServerArgs(argv);
   if (args.dump) {
-    const json = server.dumpInfo({ form: args.dumpForm });
+    const json = server.dumpInfo({ form: args.dumpForm, protocol: args.protocol });
     const stdout = options.stdout ?? process.stdout;
     await new Promise<void>((resolve, reject) => {
       stdout.write(`${json}\n`, (error) => (error ? reject(error) : resolve()));
     });
     return { mode: 'dump', json };
   }
-  const socketPath = await server.listen({ socketPath: args.socket, prefix: args.kongPrefix });
+  const socketPath = await server.listen({
+    socketPath: args.socket,
+    prefix: args.kongPrefix,
+    protocol: args.protocol,
+  });
   if (options.handleSignals ?? true) {
     const stop = () => {
       server.close().catch(() => {});

@@ -102,8 +102,9 @@ export class KongEventClosedError extends KongRpcError {
 }
 
 /**
- * Kong answered a plugin's PDK call with `plugin.StepError` (Kong 2.3–2.8 do this when the PDK function returned
- * `nil, err`). The plugin's awaiting call rejects with this error.
+ * Kong answered a plugin's PDK call with an error: `plugin.StepError` on MsgPack:1 (Kong 2.3–2.8 do this when the
+ * PDK function returned `nil, err`), or a `RawBodyResult` with `error` set on ProtoBuf:1 (the only output message
+ * that carries one). The plugin's awaiting call rejects with this error.
  *
  * Code `KONG_RPC_STEP_ERROR`.
  */
@@ -221,5 +222,141 @@ export class KongServerListeningError extends KongRpcError {
   /** @param message - what was attempted. */
   constructor(message = 'server is already listening') {
     super('KONG_RPC_ALREADY_LISTENING', message);
+  }
+}
+
+/**
+ * A ProtoBuf:1 frame declared a payload longer than `maxFrameBytes`. The length prefix is checked as soon as its
+ * four bytes arrive, before anything is allocated for the payload, and the connection is dropped.
+ *
+ * Code `KONG_RPC_FRAME_TOO_LARGE`.
+ */
+export class KongFrameTooLargeError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_FRAME_TOO_LARGE';
+  /** The declared payload length. */
+  readonly length: number;
+  /** The cap it exceeded. */
+  readonly maxFrameBytes: number;
+
+  /**
+   * @param length - the declared payload length.
+   * @param maxFrameBytes - the cap.
+   */
+  constructor(length: number, maxFrameBytes: number) {
+    super(
+      'KONG_RPC_FRAME_TOO_LARGE',
+      `ProtoBuf:1 frame of ${length} bytes exceeds maxFrameBytes (${maxFrameBytes})`,
+    );
+    this.length = length;
+    this.maxFrameBytes = maxFrameBytes;
+  }
+}
+
+/**
+ * The peer speaks the other wire protocol: bytes that only make sense as msgpack-RPC (`MsgPack:1`) arrived where
+ * a `ProtoBuf:1` frame was expected (the first four bytes `94 01 …` of a msgpack response read as a length of
+ * gigabytes), or the reverse. Raised at once, never after a timeout, and before anything is allocated.
+ *
+ * Code `KONG_RPC_PROTOCOL_MISMATCH`.
+ */
+export class KongProtocolMismatchError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_PROTOCOL_MISMATCH';
+  /** The protocol this side speaks, e.g. `ProtoBuf:1`. */
+  readonly expected: string;
+  /** The protocol the peer appears to speak, e.g. `MsgPack:1`. */
+  readonly received: string;
+
+  /**
+   * @param expected - the protocol this side speaks.
+   * @param received - the protocol the peer appears to speak.
+   * @param detail - what gave it away.
+   */
+  constructor(expected: string, received: string, detail: string) {
+    super(
+      'KONG_RPC_PROTOCOL_MISMATCH',
+      `expected ${expected} but the peer speaks ${received}: ${detail}; check the plugin server's dump (Protocol)`,
+    );
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/**
+ * A ProtoBuf:1 `RpcReturn` carried another sequence number than the `RpcCall` it answers. Kong `assert`s the
+ * match (`Kong/kong: kong/runloop/plugin_servers/rpc/pb_rpc.lua`, `Rpc:call`); the connection is dropped.
+ *
+ * Code `KONG_RPC_SEQUENCE`.
+ */
+export class KongSequenceError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_SEQUENCE';
+  /** The sequence sent in the `RpcCall`. */
+  readonly expected: number;
+  /** The sequence in the `RpcReturn`. */
+  readonly received: number;
+
+  /**
+   * @param expected - the sequence sent.
+   * @param received - the sequence received.
+   */
+  constructor(expected: number, received: number) {
+    super('KONG_RPC_SEQUENCE', `ProtoBuf:1 RpcReturn has sequence ${received}, expected ${expected}`);
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/**
+ * A ProtoBuf:1 plugin server closed the connection without answering a call. ProtoBuf servers have no error
+ * message: go-pdk closes the connection for an unknown instance, an unknown phase, a config that is not JSON or
+ * a call it cannot decode, and a crashed server closes it too. A MsgPack:1 server that is sent ProtoBuf:1 bytes
+ * also just closes, so the message names both protocols. For calls about an instance the Kong side reports
+ * {@link NoPluginInstanceError} with this error as its `cause`, as Kong restarts the instance on `closed`.
+ *
+ * Code `KONG_RPC_CLOSED_WITHOUT_REPLY`.
+ */
+export class KongClosedWithoutReplyError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_CLOSED_WITHOUT_REPLY';
+  /** The call, e.g. `cmd_start_instance`. */
+  readonly call: string;
+  /** Whether the connection closed in the middle of a frame. */
+  readonly midFrame: boolean;
+
+  /**
+   * @param call - the call that got no reply.
+   * @param midFrame - whether a frame was cut short.
+   * @param options - `cause`: the socket error, if any.
+   */
+  constructor(call: string, midFrame: boolean, options?: PluginwireErrorOptions) {
+    super(
+      'KONG_RPC_CLOSED_WITHOUT_REPLY',
+      `the plugin server closed the connection ${midFrame ? 'in the middle of a frame' : 'without a reply'} ` +
+        `to ${call} (a ProtoBuf:1 server does this on any error; a MsgPack:1 server does it when sent ProtoBuf:1)`,
+      options,
+    );
+    this.call = call;
+    this.midFrame = midFrame;
+  }
+}
+
+/**
+ * A plugin's PDK call cannot be carried by the protocol its server speaks: over ProtoBuf:1, a method that is not
+ * an rpc of Kong's `service Kong` (Kong would answer `method "<name>" not found` and fail the request), or an
+ * argument that has no protobuf form (a function, a symbol, a cyclic object). Nothing is sent to Kong; the
+ * plugin's call rejects with this error and the event goes on.
+ *
+ * Code `KONG_RPC_PDK_ARGUMENT`.
+ */
+export class KongPdkArgumentError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_PDK_ARGUMENT';
+  /** The PDK method the plugin called. */
+  readonly method: string;
+
+  /**
+   * @param method - the PDK method.
+   * @param detail - what cannot be carried.
+   */
+  constructor(method: string, detail: string) {
+    super('KONG_RPC_PDK_ARGUMENT', `PDK method ${method}: ${detail}`);
+    this.method = method;
   }
 }

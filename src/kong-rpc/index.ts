@@ -3,7 +3,8 @@
  *
  * {@link KongPluginClient} plays Kong against a plugin server (tests, tooling, gateways that run Kong's external
  * plugins); {@link KongPluginServer} serves TypeScript plugins to a real Kong. Under them sit the wire protocols
- * Kong speaks: `MsgPack:1` (on `pluginwire/msgpack-rpc`'s `RpcPeer` with Kong's byte-exact encoding).
+ * Kong speaks: `MsgPack:1` (on `pluginwire/msgpack-rpc`'s `RpcPeer` with Kong's byte-exact encoding) and
+ * `ProtoBuf:1` (length-prefixed protobuf frames, every Go plugin built with go-pdk v0.7 or later).
  *
  * @packageDocumentation
  */

@@ -40,8 +40,16 @@ export class InstanceRegistry {
     this.log = log;
   }
 
-  /** `plugin.StartInstance`: parses the JSON config text, creates the instance, returns its status. */
-  start(plugin: RegisteredPlugin, configText: string): unknown {
+  /**
+   * `plugin.StartInstance` (`cmd_start_instance`): parses the JSON config text, creates the instance, returns its
+   * status.
+   *
+   * @param useSeq - take the config's `__seq__` as the id when it is a positive int32, as go-pdk's ProtoBuf:1
+   *   servers do (`Kong/go-pdk: server/instance.go`, addInstance). Kong numbers configuration builds node-wide
+   *   with it, so such an id names one configuration for the life of that Kong; an instance already holding it
+   *   (a Kong restarted while this server ran on) is replaced (kong-rpc spec §5).
+   */
+  start(plugin: RegisteredPlugin, configText: string, useSeq = false): unknown {
     const name = plugin.info.Name;
     const invalid = (reason: string) => new Error(safeText(`invalid config for plugin ${name}: ${reason}`));
     let config: unknown;
@@ -55,8 +63,18 @@ export class InstanceRegistry {
     if (!isRecord(config)) throw invalid('not a JSON object');
     const finish = (object: KongPluginInstance) => {
       if (typeof object !== 'object' || object === null) throw invalid('create did not return an object');
+      const seq = useSeq ? (config as Record<string, unknown>).__seq__ : undefined;
+      const fromSeq = typeof seq === 'number' && Number.isInteger(seq) && seq > 0 && seq <= MAX_INSTANCE_ID;
+      if (fromSeq) {
+        const previous = this.instances.get(seq);
+        if (previous !== undefined) {
+          this.instances.delete(seq);
+          this.log('debug', `instance #${seq} replaced by a new configuration with __seq__ ${seq}`, previous);
+          this.closeObject(previous);
+        }
+      }
       const instance: Instance = {
-        id: this.allocateId(),
+        id: fromSeq ? seq : this.allocateId(),
         plugin,
         config,
         startTime: Date.now() / 1000,

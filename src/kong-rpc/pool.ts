@@ -1,29 +1,34 @@
 /**
  * Kong's connection model on the Kong side (kong-rpc spec §1): a pool of Unix-socket connections per socket
  * path, each carrying one request at a time, never pipelined; idle connections are kept (up to `maxIdle`) and
- * closed after `idleTimeout`, as nginx's keepalive pool does. Private to the Kong layer until the socket
- * module's pool can take its place.
+ * closed after `idleTimeout`, as nginx's keepalive pool does. The pool knows nothing of the wire protocol: a
+ * factory turns each connected socket into a MsgPack:1 or ProtoBuf:1 connection. Private to the Kong layer
+ * until the socket module's pool can take its place.
  */
 import { createConnection, type Socket } from 'node:net';
-import {
-  ConnectionClosedError,
-  EncodeError,
-  RemoteError,
-  RequestAbortedError,
-} from '../msgpack-rpc/index.js';
+import { ConnectionClosedError, RequestAbortedError } from '../msgpack-rpc/index.js';
 import { KongConnectError } from './errors.js';
-import { type KongClientConnection, openKongClientConnection } from './msgpack/transport.js';
+
+/** What the pool needs of a connection, whatever its protocol. */
+export interface PooledConnection {
+  /** Whether the connection is gone. */
+  readonly closed: boolean;
+  /** Closes it now. */
+  destroy(): void;
+  /** Called once when the connection closes, for whatever reason. */
+  onClose(listener: () => void): void;
+}
 
 /** Options of the pool. */
-export interface PoolOptions {
+export interface PoolOptions<C extends PooledConnection> {
   socketPath: string;
   maxConnections: number;
   maxIdle: number;
   idleTimeout: number;
   connectTimeout: number;
   connectRetry: number;
-  maxFrameBytes: number | undefined;
-  onServerPid: (pid: number) => void;
+  /** Wraps a freshly connected socket in the protocol's connection. */
+  open: (socket: Socket) => C;
 }
 
 /** Per-call options. */
@@ -35,23 +40,23 @@ export interface CallOptions {
 const RETRYABLE_CONNECT_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'EAGAIN']);
 
 /** A call waiting for a connection: it gets a released one, or `undefined` (a slot to connect in). */
-interface Waiter {
-  grant(connection: KongClientConnection | undefined): void;
+interface Waiter<C> {
+  grant(connection: C | undefined): void;
 }
 
 /** @internal */
-export class ConnectionPool {
-  private readonly options: PoolOptions;
+export class ConnectionPool<C extends PooledConnection> {
+  private readonly options: PoolOptions<C>;
   /** Idle connections, least recently used first; `idleSince` in parallel. */
-  private readonly idle: KongClientConnection[] = [];
+  private readonly idle: C[] = [];
   private readonly idleSince: number[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
-  private readonly all = new Set<KongClientConnection>();
-  private readonly waiters: Waiter[] = [];
+  private readonly all = new Set<C>();
+  private readonly waiters: Waiter<C>[] = [];
   private connecting = 0;
   private closed = false;
 
-  constructor(options: PoolOptions) {
+  constructor(options: PoolOptions<C>) {
     this.options = options;
   }
 
@@ -66,33 +71,35 @@ export class ConnectionPool {
   }
 
   /**
-   * One request on a pooled connection. A `RemoteError` leaves the connection healthy and pooled; any other
-   * failure (timeout, abort, protocol error, close) discards it, so the pool never hands out a connection in
-   * an unknown state.
+   * Runs `work` on a pooled connection (an idle one, or a new one when under `maxConnections`, else the next
+   * one released). When `work` resolves, the connection goes back to the pool, unless it was closed meanwhile;
+   * when it rejects, `keep(error)` decides (default: discard), so the pool never hands out a connection in an
+   * unknown state.
    */
-  call(method: string, param: unknown, options: CallOptions): Promise<unknown> {
+  use<T>(
+    method: string,
+    signal: AbortSignal | undefined,
+    work: (connection: C) => Promise<T>,
+    keep?: (error: unknown) => boolean,
+  ): Promise<T> {
     // The common case, an idle connection at hand, takes no extra promise.
     const idle = this.takeIdle();
-    if (idle !== undefined) return this.callOn(idle, method, param, options);
-    return this.acquire(method, options.signal).then((connection) =>
-      this.callOn(connection, method, param, options),
-    );
+    if (idle !== undefined) return this.useOn(idle, work, keep);
+    return this.acquire(method, signal).then((connection) => this.useOn(connection, work, keep));
   }
 
-  private callOn(
-    connection: KongClientConnection,
-    method: string,
-    param: unknown,
-    options: CallOptions,
-  ): Promise<unknown> {
-    return connection.request(method, param, options).then(
+  private useOn<T>(
+    connection: C,
+    work: (connection: C) => Promise<T>,
+    keep: ((error: unknown) => boolean) | undefined,
+  ): Promise<T> {
+    return work(connection).then(
       (result) => {
         this.release(connection);
         return result;
       },
       (error: unknown) => {
-        // An error answer, or a value that could not be encoded (nothing was written): the connection is fine.
-        if (error instanceof RemoteError || error instanceof EncodeError) this.release(connection);
+        if (keep?.(error) === true) this.release(connection);
         else this.discard(connection);
         throw error;
       },
@@ -110,7 +117,7 @@ export class ConnectionPool {
     this.idleSince.length = 0;
   }
 
-  private async acquire(method: string, signal: AbortSignal | undefined): Promise<KongClientConnection> {
+  private async acquire(method: string, signal: AbortSignal | undefined): Promise<C> {
     for (;;) {
       if (this.closed) throw new ConnectionClosedError('local', undefined, 'Kong plugin client is closed');
       const connection = this.takeIdle();
@@ -123,7 +130,7 @@ export class ConnectionPool {
   }
 
   /** The most recently used idle connection that is still open (LIFO, as nginx's keepalive pool). */
-  private takeIdle(): KongClientConnection | undefined {
+  private takeIdle(): C | undefined {
     for (;;) {
       const connection = this.idle.pop();
       if (connection === undefined) return undefined;
@@ -133,7 +140,7 @@ export class ConnectionPool {
     }
   }
 
-  private wait(method: string, signal: AbortSignal | undefined): Promise<KongClientConnection | undefined> {
+  private wait(method: string, signal: AbortSignal | undefined): Promise<C | undefined> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {
         reject(new RequestAbortedError(method, undefined, false, signal.reason));
@@ -144,7 +151,7 @@ export class ConnectionPool {
         if (index >= 0) this.waiters.splice(index, 1);
         reject(new RequestAbortedError(method, undefined, false, signal?.reason));
       };
-      const waiter: Waiter = {
+      const waiter: Waiter<C> = {
         grant: (connection) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(connection);
@@ -155,7 +162,7 @@ export class ConnectionPool {
     });
   }
 
-  private async open(signal: AbortSignal | undefined): Promise<KongClientConnection> {
+  private async open(signal: AbortSignal | undefined): Promise<C> {
     this.connecting++;
     let socket: Socket;
     try {
@@ -170,10 +177,7 @@ export class ConnectionPool {
       socket.destroy();
       throw new ConnectionClosedError('local', undefined, 'Kong plugin client is closed');
     }
-    const connection = openKongClientConnection(socket, {
-      onServerPid: this.options.onServerPid,
-      maxFrameBytes: this.options.maxFrameBytes,
-    });
+    const connection = this.options.open(socket);
     this.all.add(connection);
     connection.onClose(() => this.forget(connection));
     return connection;
@@ -184,7 +188,7 @@ export class ConnectionPool {
     this.waiters.shift()?.grant(undefined);
   }
 
-  private release(connection: KongClientConnection): void {
+  private release(connection: C): void {
     if (this.closed || connection.closed) {
       this.discard(connection);
       return;
@@ -225,12 +229,12 @@ export class ConnectionPool {
     this.sweepTimer = undefined;
   }
 
-  private discard(connection: KongClientConnection): void {
+  private discard(connection: C): void {
     connection.destroy();
     this.forget(connection);
   }
 
-  private forget(connection: KongClientConnection): void {
+  private forget(connection: C): void {
     const index = this.idle.indexOf(connection);
     if (index >= 0) {
       this.idle.splice(index, 1);

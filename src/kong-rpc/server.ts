@@ -1,6 +1,7 @@
 /**
- * The plugin-server side of Kong's MsgPack:1 protocol: TypeScript plugins served to a real Kong on a Unix
- * socket (kong-rpc spec §3–§6, §11 "Plugin-server side").
+ * The plugin-server side of Kong's protocols: TypeScript plugins served to a real Kong on a Unix socket, over
+ * MsgPack:1 (kong-rpc spec §3–§6, §11 "Plugin-server side") or ProtoBuf:1 (§13; the connection handling is in
+ * protobuf/server-connection.ts).
  */
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -24,10 +25,16 @@ import {
   type RegisteredPlugin,
   registerPlugin,
 } from './plugins.js';
+import {
+  type ProtobufServerEvent,
+  type ProtobufServerHost,
+  serveProtobufConnection,
+} from './protobuf/server-connection.js';
+import { KONG_PROTOCOLS, type KongProtocol } from './protocol.js';
 import { bindSocketFile, removeOwnSocketFile, removeStaleSocket } from './socket-file.js';
 
-/** One log line of a {@link KongPluginServer}, before it goes to the `logger`. */
-interface KongServerLogEntry {
+/** One log line of a {@link KongPluginServer}, before it goes to the `logger` (internal). */
+export interface KongServerLogEntry {
   /** Severity. */
   level: 'debug' | 'info' | 'warn' | 'error';
   /** What happened. */
@@ -46,6 +53,12 @@ interface KongServerLogEntry {
 
 /** Options of {@link KongPluginServer}. */
 export interface KongPluginServerOptions {
+  /**
+   * The protocol served, printed in the dump's `Protocol` so Kong picks the same one (kong-rpc spec §7, §13).
+   * `'MsgPack:1'` (default) is msgpack-RPC; `'ProtoBuf:1'` is what every go-pdk v0.7+ plugin speaks, so a
+   * TypeScript plugin can stand in for a Go one. One server speaks one protocol on all its connections.
+   */
+  protocol?: KongProtocol;
   /** The socket path. Default `<prefix>/<name>.socket`, Kong 3.9+'s default (kong-rpc spec §8). */
   socketPath?: string;
   /** The Kong prefix directory the default socket lives in. Default `/usr/local/kong`. */
@@ -58,7 +71,7 @@ export interface KongPluginServerOptions {
    */
   socketMode?: number;
   /**
-   * Send `[2, "serverPid", <pid>]` on every accepted connection, so Kong drops its cached instance ids when this
+   * MsgPack:1 only. Send `[2, "serverPid", <pid>]` on every accepted connection, so Kong drops its cached instance ids when this
    * process is replaced (spec §6.3). Default `true`.
    */
   serverPid?: boolean;
@@ -84,6 +97,26 @@ export interface KongListenOptions {
   socketPath?: string | undefined;
   /** The prefix of the default socket path; overrides the constructor's. */
   prefix?: string | undefined;
+  /** The protocol to serve; overrides the constructor's (the command line's `-protocol` uses it). */
+  protocol?: KongProtocol | undefined;
+}
+
+/** Options of {@link KongPluginServer.dumpInfo}. */
+export interface KongDumpOptions {
+  /** `'object'` (default): `{"Protocol", "Plugins"}`; `'array'`: the bare array, which Kong reads as MsgPack:1. */
+  form?: 'object' | 'array' | undefined;
+  /** The protocol to print; default the server's ({@link KongPluginServer.protocol}). */
+  protocol?: KongProtocol | undefined;
+}
+
+/** @internal Checks a `protocol` option. @throws {@link KongRpcUsageError} */
+export function checkProtocol(value: unknown): KongProtocol {
+  if (!KONG_PROTOCOLS.includes(value as KongProtocol)) {
+    throw new KongRpcUsageError(
+      `protocol must be ${KONG_PROTOCOLS.join(' or ')}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as KongProtocol;
 }
 
 const MAX_ID = MAX_INSTANCE_ID;
@@ -91,9 +124,11 @@ const DEFAULT_PREFIX = '/usr/local/kong';
 let nextEventId = 0;
 
 /**
- * Serves TypeScript plugins to Kong over MsgPack:1 on a Unix socket.
+ * Serves TypeScript plugins to Kong on a Unix socket, over MsgPack:1 (default) or, with `protocol: 'ProtoBuf:1'`,
+ * over ProtoBuf:1 as a go-pdk Go plugin does (every `cmd_*` command and the PDK loop; errors close the connection
+ * as go-pdk's do, a throwing plugin is reported to Kong as a failed event; see the kong-plugin-servers guide).
  *
- * It implements every method of the protocol (`plugin.StartInstance`, `CloseInstance`, `HandleEvent`, all
+ * Over MsgPack:1 it implements every method of the protocol (`plugin.StartInstance`, `CloseInstance`, `HandleEvent`, all
  * `Step*`, `InstanceStatus`, `GetPluginInfo`, `GetStatus`, `SetPluginDir`) with Kong's exact error strings;
  * keeps events by EventId across connections; ends an event at once when its handler throws or calls
  * `kong.response.exit`/`error`; never expires instances by timer; and never reuses instance ids across
@@ -122,6 +157,8 @@ export class KongPluginServer {
   private readonly plugins = new Map<string, RegisteredPlugin>();
   private readonly instances: InstanceRegistry;
   private readonly events = new Map<number, ServerEvent>();
+  private readonly protobufEvents = new Set<ProtobufServerEvent>();
+  private readonly protobufHost: ProtobufServerHost;
   private readonly connections = new Set<{ close(): void; destroy(): void }>();
   private readonly methods: ReadonlyMap<string, (param: unknown) => unknown>;
   private readonly eventHooks: EventHooks;
@@ -135,6 +172,7 @@ export class KongPluginServer {
   private readonly closedPromise: Promise<void>;
   private resolveClosed: () => void = () => {};
   private pluginDirectory: string | undefined;
+  private servedProtocol: KongProtocol;
 
   /** @param options - socket location, notifications, limits and the log hook. */
   constructor(options: KongPluginServerOptions = {}) {
@@ -142,6 +180,7 @@ export class KongPluginServer {
     this.closedPromise = new Promise<void>((resolve) => {
       this.resolveClosed = resolve;
     });
+    this.servedProtocol = checkProtocol(options.protocol ?? 'MsgPack:1');
     this.eventTimeout = options.eventTimeout ?? 120_000;
     if (!(this.eventTimeout > 0))
       throw new KongRpcUsageError('eventTimeout must be a positive number of milliseconds');
@@ -167,6 +206,15 @@ export class KongPluginServer {
           error,
         });
       },
+    };
+    this.protobufHost = {
+      plugins: this.plugins,
+      instances: this.instances,
+      eventTimeout: this.eventTimeout,
+      maxFrameBytes: options.maxFrameBytes,
+      log: (entry) => this.log(entry),
+      eventOpened: (event) => this.protobufEvents.add(event),
+      eventClosed: (event) => this.protobufEvents.delete(event),
     };
     this.methods = new Map<string, (param: unknown) => unknown>([
       ['plugin.StartInstance', (param) => this.startInstance(param)],
@@ -210,16 +258,30 @@ export class KongPluginServer {
     return [...this.plugins.values()].map((plugin) => plugin.info);
   }
 
+  /** The protocol this server serves (and its dump prints): the `protocol` option, or the one `listen` was given. */
+  get protocol(): KongProtocol {
+    return this.servedProtocol;
+  }
+
   /**
-   * The query-command output Kong reads (spec §7): `{"Protocol":"MsgPack:1","Plugins":[…]}` by default, or
-   * the bare array of infos with `form: 'array'` (which Kong also reads as MsgPack:1).
+   * The query-command output Kong reads (spec §7): `{"Protocol":"MsgPack:1","Plugins":[…]}` by default
+   * (`"ProtoBuf:1"` for a ProtoBuf:1 server), or the bare array of infos with `form: 'array'`, which Kong reads as
+   * MsgPack:1 and is therefore refused for ProtoBuf:1.
    *
-   * @param options - `form`: `'object'` (default) or `'array'`.
+   * @param options - `form`: `'object'` (default) or `'array'`; `protocol`: default the server's.
    * @returns the JSON text, without a trailing newline.
+   * @throws {@link KongRpcUsageError} for `form: 'array'` with ProtoBuf:1, or an unknown protocol.
    */
-  dumpInfo(options: { form?: 'object' | 'array' } = {}): string {
+  dumpInfo(options: KongDumpOptions = {}): string {
+    const protocol = checkProtocol(options.protocol ?? this.servedProtocol);
     const infos = this.pluginInfos();
-    return JSON.stringify(options.form === 'array' ? infos : { Protocol: 'MsgPack:1', Plugins: infos });
+    if (options.form === 'array') {
+      // Kong reads a bare array as MsgPack:1 (kong-conf spec §9): it would then speak the wrong protocol.
+      if (protocol !== 'MsgPack:1')
+        throw new KongRpcUsageError('the array dump form means MsgPack:1 to Kong');
+      return JSON.stringify(infos);
+    }
+    return JSON.stringify({ Protocol: protocol, Plugins: infos });
   }
 
   /**
@@ -239,7 +301,7 @@ export class KongPluginServer {
 
   /** Number of events in progress (for monitoring and tests). */
   get activeEvents(): number {
-    return this.events.size;
+    return this.events.size + this.protobufEvents.size;
   }
 
   /**
@@ -257,6 +319,7 @@ export class KongPluginServer {
     if (this.isClosed) throw new KongServerClosedError();
     if (this.listener !== undefined) throw new KongServerListeningError();
     const path = this.resolveSocketPath(options);
+    if (options.protocol !== undefined) this.servedProtocol = checkProtocol(options.protocol);
     const listener = createServer({ allowHalfOpen: false }, (socket) => this.serve(socket));
     let identity: string | undefined;
     try {
@@ -286,6 +349,12 @@ export class KongPluginServer {
       stream.destroy();
       return;
     }
+    if (this.servedProtocol === 'ProtoBuf:1') {
+      const connection = serveProtobufConnection(stream, this.protobufHost);
+      this.connections.add(connection);
+      stream.once('close', () => this.connections.delete(connection));
+      return;
+    }
     if (this.options.serverPid ?? true) stream.write(serverPidNotification(process.pid));
     const connection = serveKongConnection(stream, (method, param) => this.dispatch(method, param), {
       onError: (error) => this.log({ level: 'warn', message: 'connection error', error }),
@@ -311,6 +380,7 @@ export class KongPluginServer {
         ? Promise.resolve()
         : new Promise<void>((resolve) => listener.close(() => resolve()));
     for (const event of [...this.events.values()]) event.abort('closed with the server');
+    for (const event of [...this.protobufEvents]) event.abort('closed with the server');
     for (const connection of this.connections) connection.close();
     this.instances.closeAll();
     await closing;

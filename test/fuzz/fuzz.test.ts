@@ -20,6 +20,8 @@ describe('fuzz targets (fixed seed)', () => {
       'hclog',
       'kong-conf',
       'kong-conf-dump',
+      'protobuf-kong-side',
+      'protobuf-server-side',
     ]);
   });
 

@@ -30,6 +30,8 @@ import { KongPluginClient, KongPluginServer } from '../../src/kong-rpc/index.js'
 import { FrameDecoder, KONG_PEER_OPTIONS, MessageCodec, parseMessage } from '../../src/msgpack-rpc/index.js';
 import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
 import { flatRecordingLogger } from '../helpers/logger.js';
+import { protobufKongSideTarget } from './protobuf-kong-side.js';
+import { protobufServerSideTarget } from './protobuf-server-side.js';
 
 /** A property violation found by a target (as opposed to an expected, typed pluginwire error). */
 export class FuzzViolation extends Error {
@@ -917,6 +919,8 @@ export const FUZZ_TARGETS: readonly FuzzTarget<never>[] = [
   hclogTarget,
   kongConfTarget,
   dumpTarget,
+  protobufKongSideTarget,
+  protobufServerSideTarget,
 ] as unknown as readonly FuzzTarget<never>[];
 
 // ---------------------------------------------------------------------------------------------------------

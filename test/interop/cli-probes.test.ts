@@ -3,7 +3,7 @@
  * a KongPluginServer, `goplugin-probe` against the Go KV plugin built on Debian's go-plugin 1.0.1.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,8 @@ import { KongPluginServer } from '../../src/kong-rpc/index.js';
 import { goFixturesBuilt, KVPLUGIN } from '../fixtures/go/fixtures.js';
 import { ensureCliBuilt, runCli } from '../helpers/cli.js';
 import { checkPeer } from '../helpers/peers.js';
+import { capture } from '../kong-rpc/protobuf/captures.js';
+import { type ScriptedServer, scriptedServer } from '../kong-rpc/protobuf/scripted-server.js';
 
 const kongJs = fileURLToPath(new URL('../../node_modules/.bin/kong-js-pluginserver', import.meta.url));
 const pluginsDir = fileURLToPath(new URL('../fixtures/kong-pdk/plugins', import.meta.url));
@@ -64,7 +66,9 @@ describe.skipIf(!kongJsPresent)('pluginwire kong-probe against kong-js-pluginser
   it('prints the server pid and each plugin’s info', async () => {
     const run = await runCli(['kong-probe', join(dir, 'js.sock')]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(`pid ${child.pid}, 1 plugin(s)`);
+    // kong-js-pluginserver does not greet: the probe's safe msgpack request tells.
+    expect(run.stdout).toContain('MsgPack:1 (detected: it answered a msgpack-RPC request)');
+    expect(run.stdout).toContain(`pid ${child.pid}, 1 plugin info(s)`);
     expect(run.stdout).toMatch(/gatekeeper\s+1\.2\.0\s+900\s+(log,access|access,log)/);
     expect(run.stdout).toContain('schema gatekeeper: {"name":"gatekeeper"');
   });
@@ -72,12 +76,17 @@ describe.skipIf(!kongJsPresent)('pluginwire kong-probe against kong-js-pluginser
   it('prints JSON with --json and exits 1 naming an unknown --plugin', async () => {
     const json = await runCli(['kong-probe', join(dir, 'js.sock'), '--json']);
     expect(json.code).toBe(0);
-    const parsed = JSON.parse(json.stdout) as { status: { Pid: number }; plugins: { name: string }[] };
+    const parsed = JSON.parse(json.stdout) as {
+      protocol: string;
+      status: { Pid: number };
+      plugins: { name: string }[];
+    };
+    expect(parsed.protocol).toBe('MsgPack:1');
     expect(parsed.status.Pid).toBe(child.pid);
     expect(parsed.plugins.map((p) => p.name)).toEqual(['gatekeeper']);
     const unknown = await runCli(['kong-probe', join(dir, 'js.sock'), '--plugin', 'nope']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('plugin.GetPluginInfo "nope" failed');
+    expect(unknown.stdout).toContain('plugin.GetPluginInfo "nope": ');
   });
 });
 
@@ -104,6 +113,9 @@ describe('pluginwire kong-probe against a KongPluginServer', () => {
   it('prints the TypeScript server’s plugin', async () => {
     const run = await runCli(['kong-probe', socketPath, '--plugin', 'hello']);
     expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      'MsgPack:1 (detected: it sent a msgpack-RPC notification on connect (serverPid))',
+    );
     expect(run.stdout).toContain(`pid ${process.pid}`);
     expect(run.stdout).toMatch(/hello\s+2\.0\.0\s+7\s+access/);
   });
@@ -111,9 +123,68 @@ describe('pluginwire kong-probe against a KongPluginServer', () => {
   it('exits 1 with the connect error for a socket nobody listens on, 2 for a bad --timeout', async () => {
     const run = await runCli(['kong-probe', join(dir, 'nobody.sock'), '--timeout', '2000']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('KONG_RPC_CONNECT');
+    expect(run.stderr).toContain('cannot connect');
     expect(run.stderr).toContain('ENOENT');
+    const known = await runCli(['kong-probe', join(dir, 'nobody.sock'), '--protocol', 'ProtoBuf:1']);
+    expect(known.code).toBe(1);
+    expect(known.stderr).toContain('KONG_RPC_CONNECT');
     expect((await runCli(['kong-probe', socketPath, '--timeout', 'soon'])).code).toBe(2);
+    expect((await runCli(['kong-probe', socketPath, '--protocol', 'Grpc:1'])).code).toBe(2);
+  });
+
+  it('with --protocol ProtoBuf:1 against this MsgPack:1 server: exit 1 naming both protocols, at once', async () => {
+    const started = performance.now();
+    const run = await runCli(['kong-probe', socketPath, '--protocol', 'ProtoBuf:1']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('KONG_RPC_PROTOCOL_MISMATCH');
+    expect(run.stderr).toContain('MsgPack:1');
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('pluginwire kong-probe against a ProtoBuf:1 server (replaying go-pdk v0.11)', () => {
+  // The scripted server answers as go-pdk does: an empty frame to names/info (pb-04), nothing else.
+  let server: ScriptedServer;
+  const seen: string[] = [];
+  const dumpDir = mkdtempSync(join(tmpdir(), 'pw-cli-pb-'));
+  const dumpFile = join(dumpDir, 'dump.json');
+
+  beforeAll(async () => {
+    server = await scriptedServer(async (conn) => {
+      for (;;) {
+        const frame = await conn.readFrame();
+        seen.push(frame.subarray(0, 4).toString('hex'));
+        conn.frame(new Uint8Array(0));
+      }
+    });
+    writeFileSync(dumpFile, capture('pb-01').dump_stdout);
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(dumpDir, { recursive: true, force: true });
+  });
+
+  it('detects ProtoBuf:1 without sending it a frame length it would allocate gigabytes for', async () => {
+    seen.length = 0;
+    const run = await runCli(['kong-probe', server.socketPath, '--json']);
+    const report = JSON.parse(run.stdout) as {
+      protocol: string;
+      protocolSource: string;
+      errors: Record<string, string>;
+    };
+    expect(report.protocol).toBe('ProtoBuf:1');
+    expect(report.protocolSource).toMatch(/did not answer a msgpack-RPC request/);
+    // Reported, not fatal: what go-pdk answers.
+    expect(report.errors.cmd_get_plugin_names).toContain('empty frame');
+    expect(run.code).toBe(0);
+  });
+
+  it('takes the protocol and plugin names from --dump and reports each answer', async () => {
+    const run = await runCli(['kong-probe', server.socketPath, '--dump', dumpFile]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`ProtoBuf:1 (the dump (${dumpFile}))`);
+    expect(run.stdout).toContain('cmd_get_plugin_info "pw-pbcheck": ');
+    expect(run.stdout).toContain('empty frame');
   });
 });
 

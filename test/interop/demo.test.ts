@@ -66,7 +66,7 @@ function prefixOf(output: string): string {
 }
 
 describe.skipIf(!present)('npm run demo', () => {
-  it('runs the plugins of both servers for four requests, shows the RPC trace and a KV round trip, exits 0 clean', async () => {
+  it('runs the plugins of all three servers (MsgPack:1 and ProtoBuf:1) for four requests, shows the RPC trace and a KV round trip, exits 0 clean', async () => {
     const demo = startDemo([]);
     const code = await bounded(demo, 120_000);
     const output = demo.output();
@@ -74,6 +74,14 @@ describe.skipIf(!present)('npm run demo', () => {
     expect(code).toBe(0);
     expect(output).toContain('js serves greeter 1.0.0 (priority 900');
     expect(output).toContain('ts serves stamp 0.1.0 (priority 10');
+    expect(output).toContain('pb serves tagger 0.1.0 (priority 50');
+    // Each server's protocol, from its dump; the ProtoBuf:1 one is a TypeScript plugin standing in for a Go one.
+    expect(output).toMatch(/ {2}ts: pid \d+, ready on its socket, speaks MsgPack:1/);
+    expect(output).toMatch(/ {2}js: pid \d+, ready on its socket, speaks MsgPack:1/);
+    expect(output).toMatch(/ {2}pb: pid \d+, ready on its socket, speaks ProtoBuf:1/);
+    expect(output).toContain('access tagger (pb, ProtoBuf:1)');
+    expect(output).toContain('pdk kong.response.set_header("x-tagger","protobuf /hello") = null');
+    expect(output).toContain('log [notice] tagger: tagger saw GET /hello -> 403');
     // The tap decodes real msgpack-RPC traffic both ways.
     expect(output).toMatch(/rpc gateway → js: \[0, \d+, plugin\.StartInstance/);
     expect(output).toMatch(
@@ -81,7 +89,7 @@ describe.skipIf(!present)('npm run demo', () => {
     );
     expect(output).toMatch(/rpc ts → gateway: \[2, serverPid, \[\d+\]\]/);
     expect(output).toContain(
-      '→ 200 "{\\"upstream\\":\\"echo\\",\\"method\\":\\"GET\\",\\"path\\":\\"/hello\\"}"; plugin headers {"x-greeting":"hello, newcomer","x-stamp":"pluginwire GET"}',
+      '→ 200 "{\\"upstream\\":\\"echo\\",\\"method\\":\\"GET\\",\\"path\\":\\"/hello\\"}"; plugin headers {"x-greeting":"hello, newcomer","x-tagger":"protobuf /hello","x-stamp":"pluginwire GET"}',
     );
     expect(output).toContain('→ 401 "a valid x-token is required"');
     expect(output).toContain('→ 403 "blocked by stamp"');

@@ -4,12 +4,14 @@
  * drift fails here.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KongPluginClient } from '../../src/kong-rpc/index.js';
 import { checkPeer } from '../helpers/peers.js';
+import { capture } from '../kong-rpc/protobuf/captures.js';
+import { type Replay, startReplay } from '../kong-rpc/protobuf/replay-server.js';
 import { tempDir } from './kong-helpers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,10 +31,9 @@ function kongExamples(): string[] {
 }
 
 function program(dir: string, name: string, code: string, replacements: [string, string][] = []): string {
-  let source = code.replaceAll(
-    "'pluginwire/kong-rpc'",
-    `'${pathToFileURL(join(root, 'src/kong-rpc/index.ts')).href}'`,
-  );
+  let source = code
+    .replaceAll("'pluginwire/kong-rpc'", `'${pathToFileURL(join(root, 'src/kong-rpc/index.ts')).href}'`)
+    .replaceAll("'pluginwire/kong-conf'", `'${pathToFileURL(join(root, 'src/kong-conf/index.ts')).href}'`);
   for (const [from, to] of replacements) {
     expect(source).toContain(from);
     source = source.replaceAll(from, to);
@@ -70,8 +71,8 @@ describe.skipIf(!available)('README: Kong’s plugin-server protocol examples', 
     dir.dispose();
   });
 
-  it('has the two examples', () => {
-    expect(kongExamples()).toHaveLength(2);
+  it('has the three examples', () => {
+    expect(kongExamples()).toHaveLength(3);
   });
 
   it('runs a Kong JS plugin from a gateway (against kong-js-pluginserver)', async () => {
@@ -100,7 +101,7 @@ describe.skipIf(!available)('README: Kong’s plugin-server protocol examples', 
   });
 
   it('writes a plugin server in TypeScript (dump, then served to the Kong side)', async () => {
-    const [, pluginServer] = kongExamples();
+    const [, , pluginServer] = kongExamples();
     const file = program(dir.path, 'hello', pluginServer as string);
     const dump = await run(file, ['-dump']);
     expect(dump.code).toBe(0);
@@ -148,5 +149,39 @@ describe.skipIf(!available)('README: Kong’s plugin-server protocol examples', 
     server.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(existsSync(join(dir.path, 'hello.socket'))).toBe(false);
+  });
+});
+
+describe('README: a gateway running a ProtoBuf:1 (go-pdk >= 0.7) plugin server', () => {
+  const dir = tempDir('pw-kong-readme-pb-');
+  const replays: Replay[] = [];
+  afterAll(async () => {
+    for (const replay of replays) await replay.close();
+    dir.dispose();
+  });
+
+  it('reads the protocol from the dump and runs the event over ProtoBuf:1 (against the go-pdk v0.11 recording)', async () => {
+    const [, goGateway] = kongExamples();
+    // The plugin server is the recorded go-pdk v0.11 conversation (pb-01), its query command prints the
+    // recorded dump.
+    const recording = capture('pb-01');
+    const replay = await startReplay(recording);
+    replays.push(replay);
+    const dumpFile = join(dir.path, 'dump.json');
+    writeFileSync(dumpFile, recording.dump_stdout);
+    const queryCmd = join(dir.path, 'my-go-plugin');
+    writeFileSync(queryCmd, `#!/bin/sh\ncat '${dumpFile}'\n`);
+    chmodSync(queryCmd, 0o755);
+    const file = program(dir.path, 'go-gateway', goGateway as string, [
+      ['/usr/local/bin/my-go-plugin', queryCmd],
+      ['/usr/local/kong/my-go-plugin.socket', replay.socketPath],
+    ]);
+    const { code, stdout, stderr } = await run(file);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe('ProtoBuf:1 33 continue to upstream');
+    // The Kong side sent ProtoBuf:1 only: every frame decoded as the recorded Kong frame's type.
+    expect(replay.unexpected).toEqual([]);
+    expect(replay.received.length).toBe(35);
   });
 });

@@ -26,15 +26,22 @@ describe('parsePluginServerArgs', () => {
       dumpForm: 'object',
       kongPrefix: undefined,
       socket: undefined,
+      protocol: undefined,
     });
+    expect(parsePluginServerArgs(['-protocol', 'ProtoBuf:1'])).toMatchObject({ protocol: 'ProtoBuf:1' });
+    expect(parsePluginServerArgs(['--protocol=MsgPack:1'])).toMatchObject({ protocol: 'MsgPack:1' });
   });
 
-  it.each([[['-kong-prefix']], [['--bogus']], [['plain']], [['-dump=yes']], [['-dump-format', 'xml']]])(
-    'rejects %j with KongRpcUsageError',
-    (argv) => {
-      expect(() => parsePluginServerArgs(argv)).toThrow(KongRpcUsageError);
-    },
-  );
+  it.each([
+    [['-kong-prefix']],
+    [['--bogus']],
+    [['plain']],
+    [['-dump=yes']],
+    [['-dump-format', 'xml']],
+    [['-protocol', 'protobuf']],
+  ])('rejects %j with KongRpcUsageError', (argv) => {
+    expect(() => parsePluginServerArgs(argv)).toThrow(KongRpcUsageError);
+  });
 
   it('parses every spelling of every flag combination to the same result', () => {
     const value = fc.stringMatching(/^[/\w.-]{1,12}$/);
@@ -46,6 +53,7 @@ describe('parsePluginServerArgs', () => {
           dumpForm: fc.constantFrom('object' as const, 'array' as const),
           kongPrefix: fc.option(value, { nil: undefined }),
           socket: fc.option(value, { nil: undefined }),
+          protocol: fc.constant(undefined),
         }),
         fc.array(spelling, { minLength: 4, maxLength: 4 }),
         (expected, [dumpSpelling, formSpelling, prefixSpelling, socketSpelling]) => {
@@ -87,6 +95,36 @@ describe('runPluginServerCli', () => {
     expect(Buffer.concat(chunks).toString()).toBe(`${server.dumpInfo()}\n`);
     expect(() => server.socketPath).not.toThrow();
     expect(server.socketPath).toBe('/usr/local/kong/hello.socket');
+  });
+
+  it('prints and serves the protocol of -protocol, or of the server option', async () => {
+    const stdout = new PassThrough();
+    const chunks: Buffer[] = [];
+    stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await runPluginServerCli(helloServer(), ['-dump', '-protocol', 'ProtoBuf:1'], { stdout });
+    expect(JSON.parse(Buffer.concat(chunks).toString())).toMatchObject({ Protocol: 'ProtoBuf:1' });
+    const pb = new KongPluginServer({ protocol: 'ProtoBuf:1' }).addPlugin({
+      name: 'hello',
+      version: '1.0.0',
+      phases: ['access'],
+      create: () => ({}),
+    });
+    expect(JSON.parse(pb.dumpInfo())).toMatchObject({ Protocol: 'ProtoBuf:1' });
+    expect(() => pb.dumpInfo({ form: 'array' })).toThrow(KongRpcUsageError);
+    await expect(runPluginServerCli(pb, ['-dump', '-dump-format', 'array'], { stdout })).rejects.toThrow(
+      KongRpcUsageError,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'pw-kong-cli-unit-'));
+    try {
+      const server = helloServer();
+      await runPluginServerCli(server, ['-kong-prefix', dir, '-protocol', 'ProtoBuf:1'], {
+        handleSignals: false,
+      });
+      expect(server.protocol).toBe('ProtoBuf:1');
+      await server.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('listens on <kong-prefix>/<name>.socket in serve mode', async () => {

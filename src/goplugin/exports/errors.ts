@@ -3,7 +3,6 @@
 export {
   AppVersionSyntaxError,
   AppVersionUnsupportedError,
-  BindFailedError,
   BrokerClosedError,
   BrokerDuplicateIdError,
   BrokerError,
@@ -31,10 +30,11 @@ export {
   MultiplexUnsupportedError,
   NoHandshakeError,
   PortRangeError,
+  ServeBindFailedError,
   ServeError,
   type ServeErrorCode,
+  ServeSocketGroupError,
   ServeSocketPathTooLongError,
-  SocketGroupError,
   UnrepresentableAddressError,
   UnsupportedProtocolError,
 } from '../errors.js';

@@ -8,7 +8,10 @@ export {
   KongPluginClient,
   type KongPluginClientEvents,
   type KongPluginClientOptions,
+  type KongPluginServerTarget,
+  type KongProtocol,
   type KongRemotePluginInfo,
   type KongRunEventOptions,
   type KongTerminalCall,
 } from '../client.js';
+export { KONG_PROTOCOLS } from '../protocol.js';

@@ -14,4 +14,9 @@ export {
   type KongPluginInfo,
   type KongPluginInstance,
 } from '../plugins.js';
-export { type KongListenOptions, KongPluginServer, type KongPluginServerOptions } from '../server.js';
+export {
+  type KongDumpOptions,
+  type KongListenOptions,
+  KongPluginServer,
+  type KongPluginServerOptions,
+} from '../server.js';
