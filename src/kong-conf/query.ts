@@ -4,6 +4,8 @@
  * bounds the run with a timeout and the output with a cap, and kills the whole process group on either.
  */
 import { spawn } from 'node:child_process';
+import { onAbort } from '../abort.js';
+import { stopProcess } from '../socket/process-group.js';
 import { type DumpResult, parseDump } from './dump.js';
 import type { Env } from './env.js';
 import {
@@ -34,6 +36,8 @@ export interface QueryOptions {
 }
 
 const STDERR_KEEP = 8 * 1024;
+/** How long a timed-out or aborted query command gets between SIGTERM and SIGKILL, ms. */
+const KILL_GRACE = 500;
 
 /**
  * Runs a plugin server's query command as Kong does and reads its output with {@link parseDump}.
@@ -92,13 +96,17 @@ function runCommand(command: string, options: QueryOptions): Promise<string> {
     let settled = false;
 
     const output = (): string => Buffer.concat(chunks).toString('utf8');
+    const exited = new Promise<void>((resolveExit) => {
+      child.once('exit', () => resolveExit());
+      child.once('error', () => resolveExit());
+    });
+    // A query command has nothing to finish: SIGTERM its group, SIGKILL what is left after a short grace.
     const killGroup = (): void => {
       if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
+      void stopProcess(
+        { pid: child.pid, exited, useGroup: true },
+        { signal: 'SIGTERM', timeout: KILL_GRACE, killWait: KILL_GRACE },
+      );
     };
     const stop = (error: KongConfError): void => {
       if (failure !== undefined) return;
@@ -118,16 +126,15 @@ function runCommand(command: string, options: QueryOptions): Promise<string> {
       );
     }, timeout);
     timer.unref();
-    const onAbort = (): void => {
+    const disposeAbort = onAbort(signal, (reason) => {
       stop(
         new KongConfQueryAbortedError(
           `query aborted: ${command}`,
           { command, output: output(), stderr },
-          { cause: signal?.reason },
+          { cause: reason },
         ),
       );
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    });
 
     child.stdout.on('data', (chunk: Buffer) => {
       if (failure !== undefined) return;
@@ -150,7 +157,7 @@ function runCommand(command: string, options: QueryOptions): Promise<string> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      disposeAbort();
       if (failure !== undefined) reject(failure);
       else if (error !== undefined) {
         reject(

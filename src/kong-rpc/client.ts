@@ -3,6 +3,7 @@
  * for MsgPack:1, `pb_rpc.lua` for ProtoBuf:1) do, for gateways, tools and tests that run Kong's external plugins
  * (Go, JS, Python plugin servers) unchanged. The wire protocol itself lives in `msgpack/` and `protobuf/`.
  */
+import type { Duplex } from 'node:stream';
 import { EventDeadline } from './deadline.js';
 import { KongRpcUsageError, NoPluginInstanceError } from './errors.js';
 import { InstanceCache } from './instance-cache.js';
@@ -12,8 +13,8 @@ import { count, type KongInstanceStatus, positive } from './results.js';
 
 export type { KongInstanceStatus } from './results.js';
 
+import type { CallOptions } from './connections.js';
 import type { KongPhase } from './plugins.js';
-import type { CallOptions } from './pool.js';
 import { ProtobufClientProtocol } from './protobuf/client-protocol.js';
 import { KONG_PROTOCOLS, type KongClientProtocol, type KongProtocol } from './protocol.js';
 
@@ -119,6 +120,20 @@ export interface KongPluginClientOptions {
   connectTimeout?: number;
   /** Keep retrying `ENOENT`/`ECONNREFUSED` for this long, for a server that is still starting. Default 0. */
   connectRetry?: number;
+  /**
+   * Opens one connection to the plugin server; the pool calls it for every new connection. Default: connect to
+   * `socketPath` (with `connectTimeout`, and retries within `connectRetry`). Inject one to run the client over
+   * something else, such as an in-memory duplex in tests (then `socketPath` only names the server in errors);
+   * a rejection becomes `KongConnectError`.
+   *
+   * @example
+   * ```ts
+   * const [kongEnd, serverEnd] = createMemoryDuplexPair(); // from pluginwire/msgpack-rpc
+   * server.serve(serverEnd); // a KongPluginServer
+   * const client = new KongPluginClient({ socketPath: 'memory', connect: async () => kongEnd, maxConnections: 1 });
+   * ```
+   */
+  connect?: (() => Promise<Duplex>) | undefined;
   /** Retries of an event after `no plugin instance` (Kong: unlimited). Default 1. */
   retries?: number;
   /**
@@ -188,6 +203,7 @@ export class KongPluginClient {
       idleTimeout: positive('idleTimeout', options.idleTimeout, 60_000),
       connectTimeout: positive('connectTimeout', options.connectTimeout, 60_000),
       connectRetry: count('connectRetry', options.connectRetry, 0),
+      connect: options.connect,
     };
     const maxFrameBytes =
       options.maxFrameBytes === undefined ? undefined : positive('maxFrameBytes', options.maxFrameBytes, 0);

@@ -2,9 +2,10 @@
  * The Kong side's per-event bound: one deadline (Kong's read timeout is 60 s per operation; here it bounds the
  * whole event) and the caller's cancellation, shared by the event's requests and PDK calls, with one timer.
  */
+import { Deadline, raceAbort } from '../abort.js';
 import { RequestAbortedError, RpcTimeoutError } from '../msgpack-rpc/index.js';
+import type { CallOptions } from './connections.js';
 import { KongPdkError } from './errors.js';
-import type { CallOptions } from './pool.js';
 
 /** The caller's PDK implementation, as the event loop calls it. */
 export type PdkFunction = (method: string, args: unknown[]) => unknown;
@@ -34,67 +35,44 @@ export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 
 /** One event's deadline and cancellation, shared by its requests and PDK calls; one timer per event. */
 export class EventDeadline {
-  private readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
+  private readonly deadline: Deadline;
   private readonly timeout: number;
-  private readonly external: AbortSignal | undefined;
-  private expired = false;
   private callOptions: CallOptions | undefined;
-  private readonly onExternalAbort = () => this.controller.abort(this.external?.reason);
 
   constructor(timeout: number, external: AbortSignal | undefined) {
     this.timeout = timeout;
-    this.external = external;
-    this.timer = setTimeout(() => {
-      this.expired = true;
-      this.controller.abort(new RpcTimeoutError('kong event', undefined, timeout));
-    }, timeout);
-    this.timer.unref();
-    if (external?.aborted) this.controller.abort(external.reason);
-    else external?.addEventListener('abort', this.onExternalAbort, { once: true });
+    this.deadline = new Deadline({
+      timeout,
+      signal: external,
+      timeoutReason: () => new RpcTimeoutError('kong event', undefined, timeout),
+    });
   }
 
   /** The call options of the event's requests (one object for the whole event). */
   options(): CallOptions {
-    this.callOptions ??= { signal: this.controller.signal };
+    this.callOptions ??= { signal: this.deadline.signal };
     return this.callOptions;
   }
 
   /** Waits for a PDK call, or fails when the deadline passes or the event is cancelled first. */
   race(work: Promise<unknown>, method: string): Promise<unknown> {
-    const signal = this.controller.signal;
-    if (signal.aborted) return Promise.reject(this.abortError(method));
-    return new Promise<unknown>((resolve, reject) => {
-      const onAbort = () => reject(this.abortError(method));
-      signal.addEventListener('abort', onAbort, { once: true });
-      work.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
-    });
+    return raceAbort(work, this.deadline.signal, () => this.abortError(method));
   }
 
   /** Maps the abort caused by the deadline to `RpcTimeoutError`. */
   translate(error: unknown): unknown {
-    if (this.expired && error instanceof RequestAbortedError) {
+    if (this.deadline.expired && error instanceof RequestAbortedError) {
       return new RpcTimeoutError(error.method, error.msgid, this.timeout);
     }
     return error;
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
-    this.external?.removeEventListener('abort', this.onExternalAbort);
+    this.deadline.dispose();
   }
 
   private abortError(method: string): Error {
-    if (this.expired) return new RpcTimeoutError(method, undefined, this.timeout);
-    return new RequestAbortedError(method, undefined, false, this.controller.signal.reason);
+    if (this.deadline.expired) return new RpcTimeoutError(method, undefined, this.timeout);
+    return new RequestAbortedError(method, undefined, false, this.deadline.signal.reason);
   }
 }

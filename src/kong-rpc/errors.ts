@@ -163,11 +163,12 @@ export class KongListenError extends KongRpcError {
    * @param cause - the system error.
    */
   constructor(socketPath: string, cause: unknown) {
-    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    // A system error names it in `code`; pluginwire's socket errors in `errno` (their `code` is SOCKET_*).
+    const errno = (cause as { errno?: unknown } | undefined)?.errno;
     const detail = cause instanceof Error ? cause.message : String(cause);
     super('KONG_RPC_LISTEN', `cannot listen on ${socketPath}: ${detail}`, { cause });
     this.socketPath = socketPath;
-    this.errno = errno;
+    this.errno = typeof errno === 'string' ? errno : (cause as NodeJS.ErrnoException | undefined)?.code;
   }
 }
 
@@ -195,15 +196,16 @@ export class KongConnectError extends KongRpcError {
 }
 
 /**
- * The kong-rpc API was used wrongly: invalid options of `KongPluginClient` or `KongPluginServer`, an invalid plugin
- * definition given to {@link KongPluginServer.addPlugin}, or an invalid command line given to
+ * The kong-rpc API was used wrongly: invalid options of `KongPluginClient` or `KongPluginServer` (including a socket
+ * path that is a symlink, not a socket, or too long; `cause` is then the socket module's path error), an invalid
+ * plugin definition given to {@link KongPluginServer.addPlugin}, or an invalid command line given to
  * {@link runPluginServerCli}.
  */
 export class KongRpcUsageError extends KongRpcError {
   declare readonly code: 'KONG_RPC_INVALID_OPTIONS';
-  /** @param message - what is wrong. */
-  constructor(message: string) {
-    super('KONG_RPC_INVALID_OPTIONS', message);
+  /** @param message - what is wrong. @param options - `cause`, e.g. the socket module's path error. */
+  constructor(message: string, options?: PluginwireErrorOptions) {
+    super('KONG_RPC_INVALID_OPTIONS', message, options);
   }
 }
 

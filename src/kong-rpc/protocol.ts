@@ -4,9 +4,9 @@
  * keeps the API, the options, the instance cache and the events.
  */
 import type { KongEventOutcome, KongPdkHandler, KongRemotePluginInfo } from './client.js';
+import type { CallOptions } from './connections.js';
 import type { EventDeadline } from './deadline.js';
 import type { KongPhase } from './plugins.js';
-import type { CallOptions } from './pool.js';
 import type { KongInstanceStatus } from './results.js';
 
 /** The wire protocols of Kong's plugin servers, as a dump's `Protocol` names them. */

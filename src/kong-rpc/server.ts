@@ -3,16 +3,26 @@
  * MsgPack:1 (kong-rpc spec §3–§6, §11 "Plugin-server side") or ProtoBuf:1 (§13; the connection handling is in
  * protobuf/server-connection.ts).
  */
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type Logger, log } from '../logger.js';
+import {
+  InvalidSocketPathError,
+  listenUnix,
+  SocketInUseError,
+  SocketPathIsSymlinkError,
+  SocketPathNotSocketError,
+  SocketPathTooLongError,
+  type UnixServer,
+  UnsupportedPlatformError,
+} from '../socket/index.js';
 import {
   KongListenError,
   KongRpcError,
   KongRpcUsageError,
   KongServerClosedError,
   KongServerListeningError,
+  KongSocketInUseError,
 } from './errors.js';
 import { type EventHooks, ServerEvent, type StepData, safeText } from './event.js';
 import { InstanceRegistry, MAX_INSTANCE_ID, status } from './instances.js';
@@ -31,7 +41,6 @@ import {
   serveProtobufConnection,
 } from './protobuf/server-connection.js';
 import { KONG_PROTOCOLS, type KongProtocol } from './protocol.js';
-import { bindSocketFile, removeOwnSocketFile, removeStaleSocket } from './socket-file.js';
 
 /** One log line of a {@link KongPluginServer}, before it goes to the `logger` (internal). */
 export interface KongServerLogEntry {
@@ -163,10 +172,9 @@ export class KongPluginServer {
   private readonly methods: ReadonlyMap<string, (param: unknown) => unknown>;
   private readonly eventHooks: EventHooks;
   private readonly eventTimeout: number;
-  private listener: Server | undefined;
+  /** The socket server: stale-socket handling, mode, path checks, and removal of only its own file. */
+  private listener: UnixServer | undefined;
   private listeningPath: string | undefined;
-  /** Identity of the socket file we created, so close() never removes a file someone else put there since. */
-  private listeningIdentity: string | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private isClosed = false;
   private readonly closedPromise: Promise<void>;
@@ -305,13 +313,17 @@ export class KongPluginServer {
   }
 
   /**
-   * Listens on the Unix socket. A stale socket file (nobody answers on it) is removed first; a live server on
-   * it makes this fail.
+   * Listens on the Unix socket with the socket module's `listenUnix`: a stale socket file (nobody answers on it)
+   * is replaced; a live server on it (probed gently, never reset), a symlink or a non-socket file makes this fail
+   * and is left untouched; a path longer than the platform's `sun_path` limit is refused before anything is
+   * created. The socket gets its final mode (`socketMode`) before it appears at the path, and `close()` (or a
+   * normal process exit) removes it only if it is still the file this server created.
    *
    * @param options - overrides of the constructor's `socketPath` and `prefix` (the command line uses them).
    * @returns the socket path.
    * @throws {@link KongSocketInUseError} when another server answers on the path; {@link KongRpcUsageError} when
-   *   the path exists and is not a socket, or the server is closed or already listening;
+   *   the path is a symlink, exists and is not a socket, or is too long; {@link KongServerClosedError},
+   *   {@link KongServerListeningError};
    *   {@link KongListenError} (with the system `errno`: `EACCES`, `EROFS`, `ENOSPC`, …) when the socket cannot be
    *   created.
    */
@@ -320,20 +332,25 @@ export class KongPluginServer {
     if (this.listener !== undefined) throw new KongServerListeningError();
     const path = this.resolveSocketPath(options);
     if (options.protocol !== undefined) this.servedProtocol = checkProtocol(options.protocol);
-    const listener = createServer({ allowHalfOpen: false }, (socket) => this.serve(socket));
-    let identity: string | undefined;
+    let listener: UnixServer;
     try {
-      await removeStaleSocket(path);
-      identity = await bindSocketFile(listener, path, this.options.socketMode ?? 0o600);
+      // listenUnix (socket spec §2.1): lstat, never following a symlink; a non-socket is refused; a live socket is
+      // refused after a gentle probe; a stale one is replaced atomically by a private name made with the final
+      // mode; the path's byte length is checked before any system call (Node would silently truncate it).
+      listener = await listenUnix(path, {
+        mode: this.options.socketMode ?? 0o600,
+        logger: { debug: (message) => this.log({ level: 'debug', message }) },
+      });
     } catch (error) {
-      // Our own errors say what is wrong already; a system error gets a typed wrapper that keeps its errno.
-      if (error instanceof KongRpcError) throw error;
-      throw new KongListenError(path, error);
+      throw kongListenError(path, error);
     }
-    listener.on('error', (error) => this.log({ level: 'error', message: 'listener error', error }));
+    if (this.isClosed) {
+      await listener.close({ deadline: 0 });
+      throw new KongServerClosedError();
+    }
+    listener.on('connection', (connection) => this.serve(connection.socket));
     this.listener = listener;
     this.listeningPath = path;
-    this.listeningIdentity = identity;
     this.log({ level: 'info', message: `listening on ${path}` });
     return path;
   }
@@ -375,25 +392,14 @@ export class KongPluginServer {
     this.sweepTimer = undefined;
     const listener = this.listener;
     this.listener = undefined;
-    const closing =
-      listener === undefined
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => listener.close(() => resolve()));
     for (const event of [...this.events.values()]) event.abort('closed with the server');
     for (const event of [...this.protobufEvents]) event.abort('closed with the server');
     for (const connection of this.connections) connection.close();
     this.instances.closeAll();
-    await closing;
+    // Stops accepting and removes the socket file, only if it is still the one this server created.
+    await listener?.close({ deadline: 1000 });
     for (const connection of this.connections) connection.destroy();
-    if (this.listeningPath !== undefined) {
-      try {
-        removeOwnSocketFile(this.listeningPath, this.listeningIdentity);
-      } catch (error) {
-        this.log({ level: 'warn', message: `cannot remove ${this.listeningPath}`, error });
-      }
-      this.listeningPath = undefined;
-      this.listeningIdentity = undefined;
-    }
+    this.listeningPath = undefined;
     this.resolveClosed();
   }
 
@@ -525,4 +531,21 @@ export class KongPluginServer {
     // `log` swallows what a failing logger throws: it must not break the protocol.
     log(this.options.logger, level, message, fields);
   }
+}
+
+/** The Kong layer's error for a failed listen: in use, a bad path (configuration), or a system error. */
+function kongListenError(path: string, error: unknown): KongRpcError {
+  if (error instanceof KongRpcError) return error;
+  if (error instanceof SocketInUseError) return new KongSocketInUseError(path);
+  // What is at the path, or the path itself, is a configuration error; a system error keeps its errno.
+  if (
+    error instanceof SocketPathIsSymlinkError ||
+    error instanceof SocketPathNotSocketError ||
+    error instanceof SocketPathTooLongError ||
+    error instanceof InvalidSocketPathError ||
+    error instanceof UnsupportedPlatformError
+  ) {
+    return new KongRpcUsageError(error.message, { cause: error });
+  }
+  return new KongListenError(path, error);
 }

@@ -1,3 +1,4 @@
+import { onAbort } from '../abort.js';
 import type { MessageCodec } from './codec.js';
 import type { ErrorCodec } from './error-values.js';
 import { RequestAbortedError, RpcTimeoutError } from './errors.js';
@@ -19,7 +20,8 @@ export interface PendingCall extends OutgoingItem {
   readonly reject: (error: unknown) => void;
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** Removes the abort listener from `signal`. */
+  disposeAbort: (() => void) | undefined;
   writtenAt: number;
   readonly timeoutMs: number | undefined;
 }
@@ -97,7 +99,7 @@ export class OutgoingCalls {
         reject,
         timer: undefined,
         signal,
-        onAbort: undefined,
+        disposeAbort: undefined,
         writtenAt: 0,
         timeoutMs,
       };
@@ -115,10 +117,7 @@ export class OutgoingCalls {
         call.timer = setTimeout(() => this.expire(call), timeoutMs);
         call.timer.unref?.();
       }
-      if (signal) {
-        call.onAbort = () => this.abort(call);
-        signal.addEventListener('abort', call.onAbort, { once: true });
-      }
+      if (signal) call.disposeAbort = onAbort(signal, () => this.abort(call));
     });
   }
 
@@ -191,9 +190,9 @@ export class OutgoingCalls {
 
   private clearTimers(call: PendingCall): void {
     if (call.timer) clearTimeout(call.timer);
-    if (call.signal && call.onAbort) call.signal.removeEventListener('abort', call.onAbort);
+    call.disposeAbort?.();
     call.timer = undefined;
-    call.onAbort = undefined;
+    call.disposeAbort = undefined;
   }
 
   private abandon(call: PendingCall, error: Error): void {

@@ -1,6 +1,7 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
+import { abortableSleep, onAbort } from '../abort.js';
 import { type ConnectFailureKind, connectError, type SocketConnectError } from './connect-errors.js';
 import { SocketAbortedError, SocketPathTooLongError } from './errors.js';
 import { maxSocketPathBytes, type ResolvedAddress, resolveAddress, type SocketAddress } from './path.js';
@@ -122,7 +123,10 @@ export async function connectUnix(address: SocketAddress, options: ConnectOption
           delay,
           elapsed,
         });
-        await sleep(delay, signal, resolved.display);
+        await abortableSleep(delay, {
+          signal,
+          abortError: (reason) => new SocketAbortedError(`connect to ${resolved.display}`, reason),
+        });
         continue;
       }
     }
@@ -137,9 +141,11 @@ function attemptConnect(
 ): Promise<{ socket: Socket } | { failure: AttemptFailure }> {
   return new Promise((resolve, reject) => {
     const socket = connect({ path: resolved.kernelPath });
+    // Assigned last; `let` because onAbort() calls the listener (and so cleanup) at once on an aborted signal.
+    let disposeAbort = (): void => {};
     const cleanup = (): void => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      disposeAbort();
       socket.removeListener('connect', onConnect);
       socket.removeListener('error', onError);
     };
@@ -155,16 +161,15 @@ function attemptConnect(
     };
     const onError = (error: NodeJS.ErrnoException): void =>
       fail({ kind: classify(error.code, resolved), errno: error.code ?? 'UNKNOWN', cause: error });
-    const onAbort = (): void => {
-      cleanup();
-      socket.on('error', () => {});
-      socket.destroy();
-      reject(new SocketAbortedError(`connect to ${resolved.display}`, signal?.reason));
-    };
     const timer = setTimeout(() => fail({ kind: 'Timeout', errno: 'ETIMEDOUT', cause: undefined }), timeout);
     socket.once('connect', onConnect);
     socket.once('error', onError);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    disposeAbort = onAbort(signal, (reason) => {
+      cleanup();
+      socket.on('error', () => {});
+      socket.destroy();
+      reject(new SocketAbortedError(`connect to ${resolved.display}`, reason));
+    });
   });
 }
 
@@ -243,18 +248,4 @@ function hintsFor(kind: ConnectFailureKind, resolved: ResolvedAddress): string[]
   const supervised = supervisedSocketRunning(path);
   if (supervised !== undefined) hints.push(supervised);
   return hints;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined, display: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new SocketAbortedError(`connect to ${display}`, signal?.reason));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

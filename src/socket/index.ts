@@ -61,7 +61,14 @@ export {
   kongProfile,
   type RestartPolicy,
 } from './policy.js';
-export { PoolLease, type PoolOptions, UnixSocketPool } from './pool.js';
+export {
+  type ExchangeOptions,
+  type PoolConnectionFactory,
+  type PoolConnector,
+  type PoolOptions,
+  UnixSocketPool,
+} from './pool.js';
+export { PoolLease } from './pool-connection.js';
 export {
   type CloseResult,
   type ListeningEvent,

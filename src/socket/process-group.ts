@@ -71,6 +71,7 @@ export function livingGroupMembers(pgid: number): number[] {
 /** Resolves with `promise`'s value, or `undefined` after `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   return new Promise((resolve) => {
+    // Not unref'ed: a stop that someone awaits keeps the process alive until it is done (cleared on resolve).
     const timer = setTimeout(() => resolve(undefined), ms);
     void promise.then((value) => {
       clearTimeout(timer);
@@ -87,4 +88,86 @@ export async function waitGroupGone(pgid: number, ms: number): Promise<boolean> 
     if (performance.now() >= until) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The process {@link stopProcess} stops. */
+export interface StoppableProcess<Exit> {
+  /** Its pid; with `useGroup`, also the id of the process group it leads (spawned `detached`, i.e. `setsid`). */
+  pid: number;
+  /** Resolves when the process has exited (and Node has reaped it); never rejects. */
+  exited: Promise<Exit>;
+  /** Whether it leads its own process group, whose other members must go too. */
+  useGroup: boolean;
+}
+
+/** Options of {@link stopProcess}. */
+export interface StopProcessOptions {
+  /** The polite signal; `undefined` when the caller already asked politely (e.g. go-plugin's Shutdown RPC). */
+  signal?: NodeJS.Signals | undefined;
+  /** How long the process (and its group) may take to go after the polite step, ms. */
+  timeout: number;
+  /** How long to wait after SIGKILL, ms. Default 2000. */
+  killWait?: number;
+  /** Called once, just before escalating to SIGKILL (to log it). */
+  onEscalate?: () => void;
+}
+
+/** What {@link stopProcess} did. */
+export interface StopResult<Exit> {
+  /** The leader's exit, or `undefined` if it did not exit even after SIGKILL (bounded by `killWait`). */
+  exit: Exit | undefined;
+  /** Whether SIGKILL was needed (for the leader or for a group member that outlived it). */
+  forced: boolean;
+}
+
+/**
+ * The one stop sequence of every process pluginwire starts (supervised plugin servers, go-plugin plugins,
+ * kong-conf query commands): the polite `signal` to the process group, a bounded wait for the leader and then
+ * for group members that outlived it, then SIGKILL to the group and a bounded wait. Never throws.
+ *
+ * Signals go to the pid itself only while the leader has not exited: after that the pid may belong to an
+ * unrelated process (hashicorp/go-plugin#320), while the group id stays reserved as long as any member lives,
+ * so signalling the group remains safe.
+ */
+export async function stopProcess<Exit>(
+  target: StoppableProcess<Exit>,
+  options: StopProcessOptions,
+): Promise<StopResult<Exit>> {
+  const { pid, useGroup } = target;
+  let leaderExited = false;
+  void target.exited.then(() => {
+    leaderExited = true;
+  });
+  const send = (signal: NodeJS.Signals): void => {
+    if (!leaderExited) signalGroup(pid, signal, useGroup);
+    else if (useGroup) {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // The group is gone.
+      }
+    }
+  };
+  const killWait = options.killWait ?? 2000;
+  let forced = false;
+  const escalate = (): void => {
+    if (!forced) options.onEscalate?.();
+    forced = true;
+    send('SIGKILL');
+  };
+  const deadline = performance.now() + options.timeout;
+  if (options.signal !== undefined) send(options.signal);
+  let exit = await withTimeout(target.exited, options.timeout);
+  if (exit === undefined) {
+    escalate();
+    exit = await withTimeout(target.exited, killWait);
+  }
+  // Group members that outlived the leader (they ignored the signal): wait out the rest, then SIGKILL.
+  if (useGroup && process.platform !== 'win32') {
+    if (!(await waitGroupGone(pid, Math.max(0, deadline - performance.now())))) {
+      escalate();
+      await waitGroupGone(pid, killWait);
+    }
+  }
+  return { exit, forced };
 }

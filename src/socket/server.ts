@@ -449,6 +449,16 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
     }
   }
 
+  /**
+   * @internal Removes the socket file now, synchronously, if it is still the one this server created (for
+   * callers whose own cleanup must be synchronous, such as go-plugin's `BoundListener.unlink`). The server keeps
+   * its connections; `close()` still has to be called.
+   */
+  unlinkSync(): void {
+    this.#removeFileSync();
+    this.#identity = undefined;
+  }
+
   #removeFileSync(): void {
     const identity = this.#identity;
     if (identity === undefined) return;

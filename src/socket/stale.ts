@@ -8,6 +8,7 @@ import {
   SocketPathNotSocketError,
   SocketPermissionDeniedError,
 } from './errors.js';
+import { closeGently, GENTLE_CLOSE_BOUND } from './gentle.js';
 
 /**
  * Identity of a socket file: device, inode and birth time. The inode alone is not enough: filesystems reuse a
@@ -40,7 +41,9 @@ export type ProbeResult =
   | { kind: 'error'; error: NodeJS.ErrnoException };
 
 /**
- * Connects to a socket, sends nothing and closes: the liveness probe of §2.1 step 3. Never throws.
+ * Connects to a socket, sends nothing and closes gently: the liveness probe of §2.1 step 3. Resolves as soon as
+ * the answer is known; the connection is then closed with {@link closeGently} (half-close, drain until the server
+ * closes or a short bound passes), so a server that writes first is never reset. Never throws.
  *
  * @param kernelPath - the path (or `\0name`) to connect to.
  * @param timeout - how long to wait for the connection, in ms.
@@ -52,7 +55,8 @@ export function probeSocket(kernelPath: string, timeout: number): Promise<ProbeR
       clearTimeout(timer);
       socket.removeAllListeners('connect');
       socket.on('error', () => {});
-      socket.destroy();
+      if (result.kind === 'live') void closeGently(socket, Math.min(timeout, GENTLE_CLOSE_BOUND));
+      else socket.destroy();
       resolve(result);
     };
     // A server whose backlog is full answers neither yes nor no within the timeout: alive.

@@ -12,7 +12,7 @@ import {
   type RestartPolicy,
   shellArgs,
 } from './policy.js';
-import { signalGroup, waitGroupGone, withTimeout } from './process-group.js';
+import { signalGroup, stopProcess } from './process-group.js';
 import { watchReadiness } from './readiness.js';
 import { registerSupervisedSocket } from './registry.js';
 import { type FileIdentity, identityOfStats, inspectSocketPath, probeSocket } from './stale.js';
@@ -445,25 +445,13 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
       this.#finishStopped({ code: null, signal: null }, false);
       return;
     }
-    const deadline = performance.now() + timeout;
-    signalGroup(current.pid, this.#options.stopSignal ?? 'SIGTERM', true);
-    let exit = await withTimeout(current.exited, timeout);
-    let forced = false;
-    if (exit === undefined) {
-      forced = true;
-      signalGroup(current.pid, 'SIGKILL', true);
-      exit = await current.exited;
-    }
-    // Group members that outlived the leader (they ignored the signal): wait out the rest, then SIGKILL.
-    // The pgid stays reserved while any member lives, so signalling it cannot hit a recycled pid.
-    if (!(await waitGroupGone(current.pid, Math.max(0, deadline - performance.now())))) {
-      forced = true;
-      signalGroup(current.pid, 'SIGKILL', true);
-      await waitGroupGone(current.pid, 2000);
-    }
+    const { exit, forced } = await stopProcess(
+      { pid: current.pid, exited: current.exited, useGroup: true },
+      { signal: this.#options.stopSignal ?? 'SIGTERM', timeout },
+    );
     await this.#loop;
     await this.#removeDeadSocket();
-    this.#finishStopped(exit, forced);
+    this.#finishStopped(exit ?? { code: null, signal: 'SIGKILL' }, forced);
   }
 
   /** §4.7 step 5: a socket file left by the dead server (it refuses connections) is removed. */

@@ -16,6 +16,7 @@ describe('fuzz targets (fixed seed)', () => {
       'msgpack-validator',
       'kong-server',
       'kong-client',
+      'kong-client-memory',
       'goplugin-handshake',
       'hclog',
       'kong-conf',

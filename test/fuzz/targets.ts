@@ -16,9 +16,10 @@
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { PluginwireError } from '../../src/errors.js';
@@ -479,7 +480,7 @@ const serverStep: fc.Arbitrary<ServerStep> = fc.oneof(
 class ScriptedServer {
   readonly dir = mkdtempSync(join(tmpdir(), 'pw-fuzz-'));
   readonly path = join(this.dir, 'fuzz.sock');
-  readonly sockets = new Set<Socket>();
+  readonly sockets = new Set<Duplex>();
   steps: ServerStep[] = [];
   private server: Server | undefined;
 
@@ -492,7 +493,14 @@ class ScriptedServer {
     });
   }
 
-  private accept(socket: Socket): void {
+  /** One in-memory connection, served like an accepted socket (KongPluginClientOptions.connect). */
+  async connectMemory(): Promise<Duplex> {
+    const [client, server] = createMemoryDuplexPair();
+    this.accept(server);
+    return client;
+  }
+
+  private accept(socket: Duplex): void {
     this.sockets.add(socket);
     socket.on('error', () => {});
     socket.once('close', () => this.sockets.delete(socket));
@@ -507,7 +515,7 @@ class ScriptedServer {
     });
   }
 
-  private answer(socket: Socket, id: number): void {
+  private answer(socket: Duplex, id: number): void {
     const step = this.steps.shift();
     if (step === undefined || step.kind === 'close') {
       socket.destroy();
@@ -565,41 +573,51 @@ const kongClientTarget: FuzzTarget<ClientInput> = {
     await scripted?.close();
     scripted = undefined;
   },
-  async run({ call, steps }) {
-    const server = scripted!;
-    server.steps = [...steps];
-    const client = new KongPluginClient({
-      socketPath: server.path,
-      timeout: 300,
-      connectTimeout: 1_000,
-      maxFrameBytes: 1 * MiB,
-      retries: 1,
-    });
-    const work = (async () => {
-      switch (call) {
-        case 'getStatus':
-          return client.getStatus();
-        case 'getPluginInfo':
-          return client.getPluginInfo('fuzz');
-        case 'startInstance':
-          return client.startInstance('fuzz', { a: 1 });
-        case 'runEvent':
-          return client.runEvent('fuzz', {}, 'access', (method) =>
-            method === 'kong.request.get_header' ? 'h' : null,
-          );
-      }
-    })();
-    try {
-      await within(work, 4_000, `KongPluginClient.${call}`);
-    } catch (error) {
-      if (error instanceof FuzzViolation) throw error;
-      expectTyped(error, `KongPluginClient.${call}`);
-    }
-    await within(client.close(), 2_000, 'KongPluginClient.close');
-    if (client.connections !== 0)
-      throw new FuzzViolation(`${client.connections} connections left after close`);
-  },
+  run: (input) => runKongClient(input, 'socket'),
 };
+
+/** The same calls over in-memory duplexes (`KongPluginClientOptions.connect`): no socket, no kernel. */
+const kongClientMemoryTarget: FuzzTarget<ClientInput> = {
+  ...kongClientTarget,
+  name: 'kong-client-memory',
+  description: 'KongPluginClient calls over in-memory duplexes against the same scripted, mutated responses',
+  run: (input) => runKongClient(input, 'memory'),
+};
+
+async function runKongClient({ call, steps }: ClientInput, transport: 'socket' | 'memory'): Promise<void> {
+  const server = scripted!;
+  server.steps = [...steps];
+  const client = new KongPluginClient({
+    socketPath: server.path,
+    timeout: 300,
+    connectTimeout: 1_000,
+    maxFrameBytes: 1 * MiB,
+    retries: 1,
+    ...(transport === 'memory' ? { connect: () => server.connectMemory() } : {}),
+  });
+  const work = (async () => {
+    switch (call) {
+      case 'getStatus':
+        return client.getStatus();
+      case 'getPluginInfo':
+        return client.getPluginInfo('fuzz');
+      case 'startInstance':
+        return client.startInstance('fuzz', { a: 1 });
+      case 'runEvent':
+        return client.runEvent('fuzz', {}, 'access', (method) =>
+          method === 'kong.request.get_header' ? 'h' : null,
+        );
+    }
+  })();
+  try {
+    await within(work, 4_000, `KongPluginClient.${call}`);
+  } catch (error) {
+    if (error instanceof FuzzViolation) throw error;
+    expectTyped(error, `KongPluginClient.${call}`);
+  }
+  await within(client.close(), 2_000, 'KongPluginClient.close');
+  if (client.connections !== 0) throw new FuzzViolation(`${client.connections} connections left after close`);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // goplugin
@@ -915,6 +933,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget<never>[] = [
   validatorTarget,
   kongServerTarget,
   kongClientTarget,
+  kongClientMemoryTarget,
   handshakeTarget,
   hclogTarget,
   kongConfTarget,

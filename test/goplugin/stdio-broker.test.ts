@@ -6,7 +6,7 @@ import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHclogLogger } from '../../src/goplugin/hclog.js';
 import { BrokerError, type ConnInfo, GRPCBroker, ServeError } from '../../src/goplugin/index.js';
-import { bindListener } from '../../src/goplugin/plugin/listen.js';
+import { bindListener } from '../../src/goplugin/listen.js';
 import { StdioCapture } from '../../src/goplugin/plugin/stdio.js';
 
 class FakeStream extends EventEmitter {

@@ -15,8 +15,8 @@ import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildPluginEnv } from '../../src/goplugin/env.js';
 import { parseHandshake } from '../../src/goplugin/index.js';
+import { MAX_SOCKET_PATH_BYTES } from '../../src/goplugin/listen.js';
 import { generateAutoMTLSCertificate } from '../../src/goplugin/mtls.js';
-import { MAX_SOCKET_PATH_BYTES } from '../../src/goplugin/plugin/listen.js';
 import { INTERNAL_PROTO_FILES, internalProtoDir } from '../../src/goplugin/plugin/protos.js';
 import { killLeftovers, run, startPlugin, TS_KV_ARGV } from './goplugin-run.js';
 

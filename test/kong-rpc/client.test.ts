@@ -4,9 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KongPluginClient } from '../../src/kong-rpc/client.js';
-import { KongPdkError, KongProtocolError, KongRpcUsageError } from '../../src/kong-rpc/errors.js';
+import {
+  KongConnectError,
+  KongPdkError,
+  KongProtocolError,
+  KongRpcUsageError,
+} from '../../src/kong-rpc/errors.js';
+import type { KongPdk } from '../../src/kong-rpc/pdk.js';
+import { KongPluginServer } from '../../src/kong-rpc/server.js';
 import { EncodeError } from '../../src/msgpack-rpc/errors.js';
 import { KONG_PEER_OPTIONS } from '../../src/msgpack-rpc/options.js';
+import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
 import { RpcPeer } from '../../src/msgpack-rpc/peer.js';
 
 type Handler = (method: string, param: unknown) => unknown;
@@ -304,5 +312,54 @@ describe('KongPluginClient options', () => {
     [{ socketPath: '/s', idleTimeout: Number.NaN }],
   ])('rejects %j with KongRpcUsageError', (options) => {
     expect(() => new KongPluginClient(options)).toThrow(KongRpcUsageError);
+  });
+});
+
+describe('KongPluginClient over an injected connection (in-memory duplex)', () => {
+  it('runs calls and an event against a KongPluginServer with no socket, one connect per pooled connection', async () => {
+    const server = new KongPluginServer();
+    server.addPlugin({
+      name: 'memo',
+      version: '1.0.0',
+      create: () => ({
+        async access(kong: KongPdk) {
+          await kong.response.setHeader('x-memo', 'yes');
+        },
+      }),
+    });
+    cleanups.push(() => server.close());
+    let connects = 0;
+    const client = new KongPluginClient({
+      socketPath: 'memory',
+      connect: async () => {
+        connects++;
+        const [kongEnd, serverEnd] = createMemoryDuplexPair();
+        server.serve(serverEnd);
+        return kongEnd;
+      },
+    });
+    cleanups.push(() => client.close());
+    expect(await client.getStatus()).toMatchObject({ Pid: process.pid });
+    const calls: [string, unknown[]][] = [];
+    const outcome = await client.runEvent('memo', {}, 'access', (method, args) => {
+      calls.push([method, args]);
+      return null;
+    });
+    expect(outcome.pdkCalls).toBe(1);
+    expect(calls).toEqual([['kong.response.set_header', ['x-memo', 'yes']]]);
+    // Sequential calls reuse the one pooled connection.
+    expect(connects).toBe(1);
+    expect(client.connections).toBe(1);
+  });
+
+  it('turns a failing connect into KongConnectError', async () => {
+    const client = new KongPluginClient({
+      socketPath: 'memory',
+      connect: () => Promise.reject(new Error('no server here')),
+    });
+    cleanups.push(() => client.close());
+    const error = await client.getStatus().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(KongConnectError);
+    expect((error as Error).cause).toMatchObject({ message: 'no server here' });
   });
 });

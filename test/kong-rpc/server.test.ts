@@ -1,5 +1,6 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -415,6 +416,29 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
     await expect(new KongPluginServer({ socketPath: file }).listen()).rejects.toBeInstanceOf(
       KongRpcUsageError,
     );
+  });
+});
+
+describe('KongPluginServer.listen path checks', () => {
+  it('refuses a path longer than sun_path allows before creating anything, and a symlink', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-kong-path-'));
+    try {
+      const long = join(dir, `${'x'.repeat(120)}.socket`);
+      const error = await new KongPluginServer({ socketPath: long })
+        .listen()
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(KongRpcUsageError);
+      expect(String((error as Error).message)).toMatch(/at most 10[37]/);
+      expect(readdirSync(dir)).toEqual([]);
+      const link = join(dir, 'link.socket');
+      symlinkSync(join(dir, 'target'), link);
+      await expect(new KongPluginServer({ socketPath: link }).listen()).rejects.toBeInstanceOf(
+        KongRpcUsageError,
+      );
+      expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,5 @@
 // Plugin side: serving go-plugin plugins from TypeScript.
 
-export type { AutoMTLSCertificateOptions, AutoMTLSCurve } from '../mtls.js';
 export {
   type BrokerConnection,
   type BrokerServer,
@@ -9,8 +8,9 @@ export {
   type ConnInfo,
   type ConnInfoKnock,
   GRPCBroker,
-} from '../plugin/broker.js';
-export type { BoundListener, PluginTransport } from '../plugin/listen.js';
+} from '../broker.js';
+export type { BoundListener, PluginTransport } from '../listen.js';
+export type { AutoMTLSCertificateOptions, AutoMTLSCurve } from '../mtls.js';
 export {
   type PluginContext,
   type RegisterServices,

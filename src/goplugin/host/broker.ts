@@ -13,8 +13,8 @@ import {
   type Server,
 } from '@grpc/grpc-js';
 import type { Logger, LogLevel } from '../../logger.js';
-import { type BrokerServer, type ConnInfo, GRPCBroker } from '../plugin/broker.js';
-import { bindListener } from '../plugin/listen.js';
+import { type BrokerServer, type ConnInfo, GRPCBroker } from '../broker.js';
+import { bindListener } from '../listen.js';
 import {
   brokerServerCredentials,
   MAX_MESSAGE_BYTES,

@@ -234,11 +234,7 @@ export class PluginClient {
     await this.#hostBroker.close();
     if (child !== undefined && child.exit === undefined) {
       await this.#shutdown();
-      if (!(await within(child.exited, parts.killTimeout))) {
-        this.#log('warn', 'plugin failed to exit gracefully');
-        child.signal('SIGKILL');
-      }
-      await within(child.exited, parts.killTimeout);
+      await child.stop(parts.killTimeout, () => this.#log('warn', 'plugin failed to exit gracefully'));
     }
     this.#stdioCall.cancel();
     this.channel.close();

@@ -4,7 +4,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { basename } from 'node:path';
+import { onAbort } from '../../abort.js';
 import { type Logger, log } from '../../logger.js';
+import { signalGroup, stopProcess } from '../../socket/process-group.js';
 import type { HandshakeError } from '../errors.js';
 import { FirstLineReader } from '../first-line.js';
 import {
@@ -169,19 +171,20 @@ export class PluginProcess {
   signal(signal: NodeJS.Signals): void {
     if (this.#exit !== undefined) return;
     if (signal === 'SIGKILL') this.#killedByUs = true;
-    if (this.#processGroup && process.platform !== 'win32') {
-      try {
-        process.kill(-this.pid, signal);
-        return;
-      } catch {
-        // No such group (the leader changed its group): fall back to the process itself.
-      }
-    }
-    try {
-      this.child.kill(signal);
-    } catch {
-      // Already gone.
-    }
+    signalGroup(this.pid, signal, this.#processGroup && process.platform !== 'win32');
+  }
+
+  /**
+   * The kill ladder after the caller asked politely (the Shutdown RPC): waits up to `timeout` for the process
+   * and its group to go, then SIGKILLs the group and waits up to `timeout` again. Never rejects.
+   */
+  async stop(timeout: number, onEscalate: () => void): Promise<void> {
+    if (this.#exit !== undefined) return;
+    const { forced } = await stopProcess(
+      { pid: this.pid, exited: this.exited, useGroup: this.#processGroup && process.platform !== 'win32' },
+      { timeout, killWait: timeout, onEscalate },
+    );
+    if (forced) this.#killedByUs = true;
   }
 
   /** SIGKILLs the process if needed and waits (bounded) for its exit and pipe closure. */
@@ -207,10 +210,12 @@ export class PluginProcess {
         fail({ kind: 'timeout', message: `timeout while waiting for the plugin to start (${timeout} ms)` });
       }, timeout);
       timer.unref();
+      // Assigned below; `let` because onAbort() runs the listener (and so cleanup) at once on an aborted signal.
+      let disposeAbort = (): void => {};
       const cleanup = (): void => {
         settled = true;
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        disposeAbort();
         this.#onStdoutResult = undefined;
       };
       const fail = (failure: StartFailure): void => {
@@ -232,16 +237,12 @@ export class PluginProcess {
           } else reject(new PluginHandshakeRejectedError(failure.error, options));
         });
       };
-      const onAbort = (): void => {
+      disposeAbort = onAbort(signal, (reason) => {
         if (settled) return;
         cleanup();
-        void this.reap().then(() => reject(new PluginAbortedError({ cause: signal?.reason })));
-      };
-      if (signal?.aborted) {
-        onAbort();
-        return;
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
+        void this.reap().then(() => reject(new PluginAbortedError({ cause: reason })));
+      });
+      if (settled) return;
       const onResult = (): void => {
         const result = this.#stdoutResult;
         if (settled || result === undefined) return;

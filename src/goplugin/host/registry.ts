@@ -3,57 +3,41 @@
  * returned is tracked until it is killed.
  */
 
+import { addExitHook, addSignalCleanup } from '../../socket/exit.js';
+
 interface Killable {
   kill(): Promise<void>;
   killSync(): void;
 }
 
 const live = new Set<Killable>();
-let installed = false;
+let uninstall: (() => void) | undefined;
 
 /** Signals that end a Node process by default; plugins in their own process group do not receive a terminal's. */
 const TERMINATING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** How long the signal handler lets the graceful kill sequences run before it SIGKILLs what is left. */
 const SIGNAL_CLEANUP_TIMEOUT = 3000;
 
-// `process.exit()` and the end of the event loop run 'exit' handlers synchronously: no await is possible, so the
-// last resort is a SIGKILL of every plugin process group still running.
-function onExit(): void {
-  for (const client of live) client.killSync();
-}
-
-// Plugins run in their own process group (spec §8.1), so Ctrl-C or a SIGTERM to the host alone would orphan them;
-// Node's default action for these signals does not run 'exit' handlers either. When the application has no
-// handler of its own for the signal, stop the plugins, then re-raise the signal so the default action (ending the
-// process with that signal) still happens. An application with its own handler keeps full control and is expected
-// to call cleanupPlugins() itself.
-function onSignal(signal: NodeJS.Signals): void {
-  if (process.listenerCount(signal) > 1) return;
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(timer);
-    onExit();
-    uninstall();
-    process.kill(process.pid, signal);
-  };
-  const timer = setTimeout(finish, SIGNAL_CLEANUP_TIMEOUT);
-  void cleanupPlugins().then(finish);
-}
-
+// Plugins run in their own process group (spec §8.1), so Ctrl-C or a SIGTERM to the host alone would orphan them.
+// Following pluginwire's signal policy (socket/exit.ts), the cleanup steps aside when the application has a
+// handler of its own for the signal; otherwise it stops the plugins (bounded), the exit hooks SIGKILL what is
+// left, and the signal is re-raised so the process still ends by it.
 function install(): void {
-  if (installed) return;
-  installed = true;
-  process.on('exit', onExit);
-  for (const signal of TERMINATING_SIGNALS) process.on(signal, onSignal);
-}
-
-function uninstall(): void {
-  if (!installed) return;
-  installed = false;
-  process.removeListener('exit', onExit);
-  for (const signal of TERMINATING_SIGNALS) process.removeListener(signal, onSignal);
+  if (uninstall !== undefined) return;
+  const removers = [
+    // `process.exit()` and the end of the event loop run 'exit' handlers synchronously: no await is possible, so
+    // the last resort is a SIGKILL of every plugin process group still running.
+    addExitHook(() => {
+      for (const client of live) client.killSync();
+    }),
+    ...TERMINATING_SIGNALS.map((signal) =>
+      addSignalCleanup(signal, cleanupPlugins, { onlyIfUnhandled: true, timeout: SIGNAL_CLEANUP_TIMEOUT }),
+    ),
+  ];
+  uninstall = () => {
+    for (const remove of removers) remove();
+    uninstall = undefined;
+  };
 }
 
 /** Tracks a started client. */
@@ -65,7 +49,7 @@ export function registerClient(client: Killable): void {
 /** Stops tracking a client (it was killed). */
 export function unregisterClient(client: Killable): void {
   live.delete(client);
-  if (live.size === 0) uninstall();
+  if (live.size === 0) uninstall?.();
 }
 
 /**

@@ -3,33 +3,24 @@
  * and the clean-up of the socket a plugin left behind.
  */
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { lstat, readFile, rm, unlink } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lookupGroup } from '../../socket/group.js';
+import { maxSocketPathBytes } from '../../socket/path.js';
+import { inspectSocketPath, isSameFile } from '../../socket/stale.js';
 import { InvalidPluginOptionsError } from './errors.js';
 
-/** `sun_path` on Linux is 108 bytes with the NUL (104 on macOS/BSD); the plugin appends `/plugin` + 10 digits. */
-const SUN_PATH_LIMIT = process.platform === 'linux' ? 107 : 103;
+/** The plugin appends `/plugin` + up to 10 digits to the directory (Go's `os.CreateTemp(dir, "plugin*")`). */
 const SOCKET_NAME_ROOM = '/plugin'.length + 10;
 
-/**
- * Resolves a group name or numeric gid as Go's `PLUGIN_UNIX_SOCKET_GROUP` handling does: numeric first, then a
- * lookup by name (in `/etc/group`; Node has no `getgrnam`).
- */
+/** A group name or numeric gid, as Go's `PLUGIN_UNIX_SOCKET_GROUP` handling resolves it (the socket module's lookup). */
 async function resolveGroup(group: string): Promise<number> {
-  if (/^\d+$/.test(group)) return Number(group);
-  let text = '';
-  try {
-    text = await readFile('/etc/group', 'utf8');
-  } catch {
-    // No group database: fall through to the error below.
+  const gid = await lookupGroup(group);
+  if (gid === undefined) {
+    throw new InvalidPluginOptionsError(`unixSocketGroup: failed to find gid from ${JSON.stringify(group)}`);
   }
-  for (const line of text.split('\n')) {
-    const [name, , gid] = line.split(':');
-    if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
-  }
-  throw new InvalidPluginOptionsError(`unixSocketGroup: failed to find gid from ${JSON.stringify(group)}`);
+  return gid;
 }
 
 /**
@@ -48,10 +39,11 @@ export async function createSocketDir(
   const base = parent ?? tmpdir();
   // mkdtemp appends 6 characters to the prefix.
   const expected = Buffer.byteLength(join(base, 'plug-XXXXXX')) + SOCKET_NAME_ROOM;
-  if (expected > SUN_PATH_LIMIT) {
+  const limit = maxSocketPathBytes();
+  if (expected > limit) {
     throw new InvalidPluginOptionsError(
       `unixSocketDir ${JSON.stringify(base)} is too long: socket paths in it would be ${expected} bytes, over the ` +
-        `${SUN_PATH_LIMIT}-byte limit of Unix socket paths; use a shorter directory`,
+        `${limit}-byte limit of Unix socket paths; use a shorter directory`,
     );
   }
   const gid = group === undefined ? undefined : await resolveGroup(group);
@@ -76,34 +68,19 @@ export async function removeSocketDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 }
 
-function refusesConnections(path: string, timeout: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    const timer = setTimeout(() => finish(false), timeout);
-    timer.unref();
-    function finish(refused: boolean): void {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(refused);
-    }
-    socket.once('connect', () => finish(false));
-    socket.once('error', (error: NodeJS.ErrnoException) => finish(error.code === 'ECONNREFUSED'));
-  });
-}
-
 /**
  * Unlinks a plugin's Unix socket when it is stale: it exists, is a socket, and refuses connections. Go plugins
- * leave theirs behind after SIGKILL or a crash (`hashicorp/go-plugin#119`). A live socket (someone accepts) and
- * anything that is not a socket are left alone. Never throws.
+ * leave theirs behind after SIGKILL or a crash (`hashicorp/go-plugin#119`). A live socket (someone accepts;
+ * probed gently, so it is never reset), a symlink and anything that is not a socket are left alone; the file is
+ * removed only if it is still the one that was probed. Never throws.
  *
  * @param path - the socket path from the handshake.
  * @returns whether it was removed.
  */
 export async function unlinkStaleSocket(path: string): Promise<boolean> {
   try {
-    const stats = await lstat(path);
-    if (!stats.isSocket()) return false;
-    if (!(await refusesConnections(path, 1000))) return false;
+    const found = await inspectSocketPath(path, path, 1000);
+    if (found.kind !== 'stale' || !(await isSameFile(path, found.identity))) return false;
     await unlink(path);
     return true;
   } catch {

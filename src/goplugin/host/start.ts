@@ -2,6 +2,7 @@
  * `startPlugin` (launch a plugin binary as a Go host does, spec §8) and `reattachPlugin` (connect to a running one).
  */
 import { Channel } from '@grpc/grpc-js';
+import { onAbort } from '../../abort.js';
 import { HandshakeError } from '../errors.js';
 import { type Handshake, parseHandshake } from '../handshake.js';
 import { generateAutoMTLSCertificate } from '../mtls.js';
@@ -162,14 +163,11 @@ export async function startPlugin(options: StartPluginOptions): Promise<PluginCl
 
 /** A promise that resolves when `signal` aborts, and a way to stop listening. */
 function abortWatch(signal: AbortSignal | undefined): { promise: Promise<string>; dispose(): void } {
-  let onAbort: (() => void) | undefined;
+  let dispose = (): void => {};
   const promise = new Promise<string>((resolve) => {
-    if (signal === undefined) return;
-    if (signal.aborted) resolve('aborted');
-    onAbort = () => resolve('aborted');
-    signal.addEventListener('abort', onAbort, { once: true });
+    dispose = onAbort(signal, () => resolve('aborted'));
   });
-  return { promise, dispose: () => onAbort && signal?.removeEventListener('abort', onAbort) };
+  return { promise, dispose };
 }
 
 /**

@@ -1,15 +1,17 @@
 import { type ChannelOptions, Server } from '@grpc/grpc-js';
+import { onAbort } from '../../abort.js';
 import { completeLogger, type Logger, type LogLevel } from '../../logger.js';
+import { addExitHook } from '../../socket/exit.js';
+import { GRPCBroker, shutdownServer } from '../broker.js';
 import { checkMagicCookie, MAGIC_COOKIE_MESSAGE, PLUGIN_ENV } from '../env.js';
 import { CookieMismatchError, GoPluginError } from '../errors.js';
 import { formatHandshake } from '../handshake.js';
 import { createHclogLogger, writeFully } from '../hclog.js';
 import { InvalidPluginOptionsError } from '../host/errors.js';
 import type { ReattachConfig } from '../host/reattach.js';
+import { type BoundListener, bindListener, defaultTransport, type PluginTransport } from '../listen.js';
 import type { AutoMTLSCertificateOptions } from '../mtls.js';
 import { negotiateProtocolVersion } from '../negotiate.js';
-import { GRPCBroker, shutdownServer } from './broker.js';
-import { type BoundListener, bindListener, defaultTransport, type PluginTransport } from './listen.js';
 import { registerInternalServices } from './services.js';
 import { StdioCapture } from './stdio.js';
 import { autoMTLS, insecure, type PluginSecurity } from './tls.js';
@@ -236,11 +238,11 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     process.exit(128 + (signal === 'SIGHUP' ? 1 : 15));
   };
   // Whatever ends the process (user code calling process.exit, an empty event loop), the socket goes with it.
-  const onExit = () => listener?.unlink();
-  const onAbort = () => void stop();
+  let removeExitHook = (): void => {};
+  let disposeAbort = (): void => {};
   const removeHandlers = () => {
-    process.removeListener('exit', onExit);
-    options.signal?.removeEventListener('abort', onAbort);
+    removeExitHook();
+    disposeAbort();
     process.removeListener('SIGINT', ignoreSigint);
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGHUP', onSignal);
@@ -273,7 +275,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   }
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
-  process.on('exit', onExit);
+  removeExitHook = addExitHook(() => listener?.unlink());
   logger.debug('plugin address', { address: listener.address, network: listener.network });
 
   // 10. The handshake: first bytes on stdout, synchronously, then stdio capture.
@@ -300,10 +302,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     }, 1000);
     ppidTimer.unref();
   }
-  if (options.signal !== undefined) {
-    if (options.signal.aborted) void stop();
-    else options.signal.addEventListener('abort', onAbort, { once: true });
-  }
+  disposeAbort = onAbort(options.signal, () => void stop());
 
   return {
     version,

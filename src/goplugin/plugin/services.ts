@@ -5,7 +5,7 @@ import {
   type sendUnaryData,
   status,
 } from '@grpc/grpc-js';
-import type { BrokerStream, GRPCBroker } from './broker.js';
+import type { BrokerStream, GRPCBroker } from '../broker.js';
 import { internalServices } from './protos.js';
 import type { StdioCapture } from './stdio.js';
 

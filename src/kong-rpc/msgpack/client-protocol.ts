@@ -4,10 +4,10 @@
  */
 import { EncodeError, RemoteError } from '../../msgpack-rpc/index.js';
 import type { KongEventOutcome, KongPdkHandler, KongRemotePluginInfo } from '../client.js';
+import { type CallOptions, KongConnections, type KongPoolOptions } from '../connections.js';
 import { type EventDeadline, isPromiseLike, runPdk } from '../deadline.js';
 import { NoPluginInstanceError } from '../errors.js';
 import type { KongPhase } from '../plugins.js';
-import { type CallOptions, ConnectionPool, type PoolOptions } from '../pool.js';
 import type { KongClientProtocol } from '../protocol.js';
 import { instanceStatus, type KongInstanceStatus, record, stepData } from '../results.js';
 import {
@@ -26,16 +26,13 @@ const keepAfter = (error: unknown) => error instanceof RemoteError || error inst
 /** @internal */
 export class MsgPackClientProtocol implements KongClientProtocol {
   readonly name = 'MsgPack:1';
-  private readonly pool: ConnectionPool<KongClientConnection>;
+  private readonly pool: KongConnections<KongClientConnection>;
 
   constructor(
-    pool: Omit<PoolOptions<KongClientConnection>, 'open'>,
+    pool: KongPoolOptions,
     hooks: { maxFrameBytes: number | undefined; onServerPid: (pid: number) => void },
   ) {
-    this.pool = new ConnectionPool({
-      ...pool,
-      open: (socket) => openKongClientConnection(socket, hooks),
-    });
+    this.pool = new KongConnections(pool, (stream) => openKongClientConnection(stream, hooks), keepAfter);
   }
 
   get connections(): number {
@@ -130,12 +127,7 @@ export class MsgPackClientProtocol implements KongClientProtocol {
   }
 
   private call(method: string, param: unknown, options: CallOptions): Promise<unknown> {
-    return this.pool.use(
-      method,
-      options.signal,
-      (connection) => connection.request(method, param, options),
-      keepAfter,
-    );
+    return this.pool.use(method, options.signal, (connection) => connection.request(method, param, options));
   }
 
   private callInstance(

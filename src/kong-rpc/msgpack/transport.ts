@@ -2,7 +2,6 @@
  * Where the Kong layer meets `RpcPeer`: one peer per connection, in the Kong profile, with a codec shared by
  * every connection of the process (the codec is stateless between frames and re-entrant).
  */
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { KONG_PEER_OPTIONS, MessageCodec, RpcPeer, type RpcPeerOptions } from '../../msgpack-rpc/index.js';
 import { KongProtocolError } from '../errors.js';
@@ -84,7 +83,7 @@ export interface KongClientConnection {
 
 /** Wraps a connected socket for the Kong side: one request in flight, `serverPid` notifications reported. */
 export function openKongClientConnection(
-  socket: Socket,
+  socket: Duplex,
   hooks: {
     onServerPid: (pid: number) => void;
     maxFrameBytes: number | undefined;

@@ -6,6 +6,7 @@
  * echo the call's. A connection goes back to the pool only after a normal `RpcReturn`.
  */
 import type { KongEventOutcome, KongPdkHandler, KongRemotePluginInfo } from '../client.js';
+import { type CallOptions, KongConnections, type KongPoolOptions } from '../connections.js';
 import { EventDeadline, isPromiseLike, runPdk } from '../deadline.js';
 import {
   KongClosedWithoutReplyError,
@@ -15,7 +16,6 @@ import {
   NoPluginInstanceError,
 } from '../errors.js';
 import type { KongPhase } from '../plugins.js';
-import { type CallOptions, ConnectionPool, type PoolOptions } from '../pool.js';
 import type { KongClientProtocol } from '../protocol.js';
 import type { KongInstanceStatus } from '../results.js';
 import { isPdkFailure, type PdkFailure } from '../steps.js';
@@ -48,17 +48,20 @@ interface EventLoop {
 /** @internal */
 export class ProtobufClientProtocol implements KongClientProtocol {
   readonly name = 'ProtoBuf:1';
-  private readonly pool: ConnectionPool<ProtobufConnection>;
+  private readonly pool: KongConnections<ProtobufConnection>;
   private readonly timeout: number;
   /** Kong's `self.msg_id`: one counter per client, incremented for every call, failed ones included. */
   private counter = 0;
 
-  constructor(pool: Omit<PoolOptions<ProtobufConnection>, 'open'>, maxFrameBytes: number, timeout: number) {
+  constructor(pool: KongPoolOptions, maxFrameBytes: number, timeout: number) {
     this.timeout = timeout;
-    this.pool = new ConnectionPool({
-      ...pool,
-      open: (socket) => new ProtobufConnection(socket, maxFrameBytes),
-    });
+    // Kong calls `setkeepalive` as soon as the reply frame is read, before decoding it and asserting its
+    // sequence (pb_rpc.lua `Rpc:call`): the stream is still frame-aligned, so the connection is pooled.
+    this.pool = new KongConnections(
+      pool,
+      (stream) => new ProtobufConnection(stream, maxFrameBytes),
+      (error) => replyErrors.has(error as Error),
+    );
   }
 
   get connections(): number {
@@ -182,28 +185,21 @@ export class ProtobufClientProtocol implements KongClientProtocol {
   ): Promise<LuaTable | undefined> {
     this.counter++;
     const sequence = this.counter + 1;
-    return this.pool.use(
-      command,
-      signal,
-      async (connection) => {
-        connection.begin();
-        try {
-          const RpcCall = messageType('kong_plugin_protocol.RpcCall');
-          const call = tableToMessage(RpcCall, { sequence, [command]: payload });
-          connection.write(encodeFrame(RpcCall.encode(call).finish()));
-          if (loop !== undefined) {
-            const ended = await this.pdkLoop(connection, loop, signal);
-            if (ended) return undefined;
-          }
-          return readReturn(await connection.readFrame(command, signal), command, sequence);
-        } finally {
-          connection.end();
+    return this.pool.use(command, signal, async (connection) => {
+      connection.begin();
+      try {
+        const RpcCall = messageType('kong_plugin_protocol.RpcCall');
+        const call = tableToMessage(RpcCall, { sequence, [command]: payload });
+        connection.write(encodeFrame(RpcCall.encode(call).finish()));
+        if (loop !== undefined) {
+          const ended = await this.pdkLoop(connection, loop, signal);
+          if (ended) return undefined;
         }
-      },
-      // Kong calls `setkeepalive` as soon as the reply frame is read, before decoding it and asserting its
-      // sequence (pb_rpc.lua `Rpc:call`): the stream is still frame-aligned, so the connection is pooled.
-      (error) => replyErrors.has(error as Error),
-    );
+        return readReturn(await connection.readFrame(command, signal), command, sequence);
+      } finally {
+        connection.end();
+      }
+    });
   }
 
   /**

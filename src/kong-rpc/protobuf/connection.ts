@@ -3,23 +3,24 @@
  * (with a typed error) on a closed socket, an over-cap or msgpack "length", or a cancelled call. Kong reads
  * nothing it did not ask for, so frames that arrive early wait here with the socket paused.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { onAbort } from '../../abort.js';
 import { RequestAbortedError } from '../../msgpack-rpc/index.js';
+import type { PooledConnection } from '../connections.js';
 import { KongClosedWithoutReplyError } from '../errors.js';
-import type { PooledConnection } from '../pool.js';
 import { FrameReader } from './framing.js';
 
 interface PendingRead {
   call: string;
   resolve(frame: Buffer): void;
   reject(error: Error): void;
-  signal: AbortSignal | undefined;
-  onAbort: () => void;
+  /** Removes the abort listener. */
+  disposeAbort: () => void;
 }
 
 /** @internal */
 export class ProtobufConnection implements PooledConnection {
-  private readonly socket: Socket;
+  private readonly socket: Duplex;
   private readonly reader: FrameReader;
   private readonly ready: Buffer[] = [];
   private pending: PendingRead | undefined;
@@ -31,10 +32,10 @@ export class ProtobufConnection implements PooledConnection {
   private readonly closeListeners: (() => void)[] = [];
 
   /**
-   * @param socket - a connected socket.
+   * @param socket - a connected socket (or any duplex stream).
    * @param maxFrameBytes - the largest frame payload accepted.
    */
-  constructor(socket: Socket, maxFrameBytes: number) {
+  constructor(socket: Duplex, maxFrameBytes: number) {
     this.socket = socket;
     this.reader = new FrameReader(maxFrameBytes);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -92,13 +93,14 @@ export class ProtobufConnection implements PooledConnection {
     if (this.closed) return Promise.reject(new KongClosedWithoutReplyError(call, this.reader.midFrame));
     if (signal?.aborted) return Promise.reject(this.abortError(call, signal));
     return new Promise<Buffer>((resolve, reject) => {
-      const onAbort = () => {
+      const pending: PendingRead = { call, resolve, reject, disposeAbort: noop };
+      this.pending = pending;
+      // Not aborted yet (checked above), so the listener is added, not called.
+      pending.disposeAbort = onAbort(signal, () => {
         this.pending = undefined;
         reject(this.abortError(call, signal));
         this.destroy();
-      };
-      this.pending = { call, resolve, reject, signal, onAbort };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      });
       this.socket.resume();
     });
   }
@@ -154,7 +156,7 @@ export class ProtobufConnection implements PooledConnection {
     const pending = this.pending;
     if (pending === undefined) return undefined;
     this.pending = undefined;
-    pending.signal?.removeEventListener('abort', pending.onAbort);
+    pending.disposeAbort();
     return pending;
   }
 
@@ -162,3 +164,5 @@ export class ProtobufConnection implements PooledConnection {
     return new RequestAbortedError(call, undefined, false, signal?.reason);
   }
 }
+
+function noop(): void {}

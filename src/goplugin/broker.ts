@@ -1,12 +1,12 @@
 import type { ChannelCredentials, ChannelOptions, Server, ServerCredentials } from '@grpc/grpc-js';
 import { Server as GrpcServer } from '@grpc/grpc-js';
-import type { Logger } from '../../logger.js';
+import type { Logger } from '../logger.js';
 import {
   BrokerClosedError,
   BrokerDuplicateIdError,
   BrokerTimeoutError,
   BrokerUnknownNetworkError,
-} from '../errors.js';
+} from './errors.js';
 import type { BoundListener } from './listen.js';
 
 /** `plugin.ConnInfo` as proto-loader decodes it (keepCase). */
@@ -145,7 +145,7 @@ export class GRPCBroker {
    * @param id - the broker id (usually from {@link nextId}, sent to the peer in an application call).
    * @param register - adds services to the new server.
    * @returns the running server.
-   * @throws {@link BrokerError} `GOPLUGIN_BROKER_CLOSED`, or `GOPLUGIN_BROKER_TIMEOUT` when the host never opened
+   * @throws {@link BrokerClosedError}, or {@link BrokerTimeoutError} when the host never opened
    *   the broker stream.
    */
   async accept(id: number, register: (server: Server) => void): Promise<BrokerServer> {
@@ -185,7 +185,7 @@ export class GRPCBroker {
    *
    * @param id - the broker id the peer accepted.
    * @returns target, credentials and options for a grpc-js client.
-   * @throws {@link BrokerError} `GOPLUGIN_BROKER_TIMEOUT` (`timeout waiting for connection info`),
+   * @throws {@link BrokerTimeoutError} (`timeout waiting for connection info`),
    *   `GOPLUGIN_BROKER_UNKNOWN_NETWORK`, `GOPLUGIN_BROKER_DUPLICATE_ID`, `GOPLUGIN_BROKER_CLOSED`.
    * @example
    * ```ts

@@ -1,11 +1,14 @@
 import { randomInt } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server, ServerCredentials } from '@grpc/grpc-js';
-import { PLUGIN_ENV, readPortRange } from '../env.js';
-import { serveError } from '../errors.js';
-import type { HandshakeNetwork } from '../handshake.js';
+import { lookupGroup } from '../socket/group.js';
+import { ChownFailedError, GroupNotFoundError, listenUnix, type UnixServer } from '../socket/index.js';
+import { maxSocketPathBytes } from '../socket/path.js';
+import { PLUGIN_ENV, readPortRange } from './env.js';
+import { serveError } from './errors.js';
+import type { HandshakeNetwork } from './handshake.js';
 
 /** Transport of a plugin listener. */
 export type PluginTransport = 'unix' | 'tcp';
@@ -23,7 +26,7 @@ export interface BoundListener {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** `sun_path` is 108 bytes on Linux and 104 on the BSDs and macOS, the terminating NUL included. */
-export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+export const MAX_SOCKET_PATH_BYTES: number = maxSocketPathBytes();
 
 /** The default transport: Unix sockets everywhere but Windows, as Go plugins (`server.go`). */
 export function defaultTransport(): PluginTransport {
@@ -41,7 +44,7 @@ function bindAsync(server: Server, target: string, credentials: ServerCredential
  * temp dir (mode 0600, or 0660 owned by `PLUGIN_UNIX_SOCKET_GROUP`), or TCP on `127.0.0.1` in the
  * `PLUGIN_MIN_PORT`..`PLUGIN_MAX_PORT` range scanned upwards.
  *
- * @throws {@link ServeError} (`GOPLUGIN_SOCKET_PATH_TOO_LONG`, `GOPLUGIN_SOCKET_GROUP`, `GOPLUGIN_BIND_FAILED`)
+ * @throws a `ServeError` subclass (`GOPLUGIN_SOCKET_PATH_TOO_LONG`, `GOPLUGIN_SOCKET_GROUP`, `GOPLUGIN_BIND_FAILED`)
  *   or {@link PortRangeError}.
  */
 export async function bindListener(
@@ -73,54 +76,51 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
   const dir = env[PLUGIN_ENV.unixSocketDir] || tmpdir();
   // Go names the socket like os.CreateTemp("", "plugin*"): "plugin" + up to 10 random decimal digits.
   const longest = join(dir, 'plugin0000000000');
-  if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
+  const limit = maxSocketPathBytes();
+  if (Buffer.byteLength(longest) > limit) {
     throw serveError(
       'GOPLUGIN_SOCKET_PATH_TOO_LONG',
       `a Unix socket in ${JSON.stringify(dir)} would be ${Buffer.byteLength(longest)} bytes long, over the ` +
-        `${MAX_SOCKET_PATH_BYTES}-byte sun_path limit of ${process.platform}; set a shorter TMPDIR or ` +
+        `${limit}-byte sun_path limit of ${process.platform}; set a shorter TMPDIR or ` +
         `PLUGIN_UNIX_SOCKET_DIR, or use transport 'tcp'`,
     );
   }
-  const gid = socketGroup(env[PLUGIN_ENV.unixSocketGroup]);
+  const group = env[PLUGIN_ENV.unixSocketGroup];
+  const gid = group === undefined || group === '' ? undefined : await lookupGroup(group);
+  if (group !== undefined && group !== '' && gid === undefined) {
+    throw serveError('GOPLUGIN_SOCKET_GROUP', `failed to find gid from ${JSON.stringify(group)}`);
+  }
   let lastError: unknown;
   for (let attempt = 0; attempt < 20; attempt++) {
     const path = join(dir, `plugin${randomInt(0, 2 ** 32 - 1)}`);
     if (exists(path)) continue; // never touch a path we did not create
+    let socket: UnixServer;
     try {
-      await bindAsync(server, `unix:${path}`, credentials);
+      // The socket module binds (a private name with the final mode and group, renamed into place), so the
+      // socket never appears with the umask's mode; grpc-js gets each accepted connection through its
+      // connection injector, which runs the same TLS (AutoMTLS) and HTTP/2 handling as a port it bound itself.
+      socket = await listenUnix(path, {
+        stale: 'fail',
+        ...(gid === undefined ? { mode: 0o600 } : { group: gid, mode: 0o660 }),
+      });
     } catch (error) {
-      lastError = error;
-      continue;
-    }
-    let removed = false;
-    const unlink = () => {
-      if (removed) return;
-      removed = true;
-      try {
-        unlinkSync(path);
-      } catch {
-        // already gone
-      }
-    };
-    if (gid === undefined) {
-      // Owner-only: the host that started us runs as our user. go-plugin leaves the umask's mode; we do not.
-      try {
-        chmodSync(path, 0o600);
-      } catch (error) {
-        unlink();
-        throw serveError('GOPLUGIN_BIND_FAILED', `cannot make ${path} owner-only`, { cause: error });
-      }
-    } else {
-      try {
-        chownSync(path, -1, gid);
-        chmodSync(path, 0o660);
-      } catch (error) {
-        unlink();
+      if (error instanceof ChownFailedError || error instanceof GroupNotFoundError) {
         throw serveError('GOPLUGIN_SOCKET_GROUP', `cannot give ${path} to group ${gid}`, {
           cause: error,
         });
       }
+      lastError = error;
+      continue;
     }
+    const injector = server.createConnectionInjector(credentials);
+    socket.on('connection', (connection) => injector.injectConnection(connection.socket));
+    let removed = false;
+    const unlink = () => {
+      if (removed) return;
+      removed = true;
+      socket.unlinkSync();
+      void socket.close({ deadline: 0 });
+    };
     return { network: 'unix', address: path, unlink };
   }
   throw serveError('GOPLUGIN_BIND_FAILED', `couldn't bind a plugin Unix socket in ${dir}`, {
@@ -135,21 +135,4 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** `PLUGIN_UNIX_SOCKET_GROUP` as Go reads it: a numeric gid first, else a group name from /etc/group. */
-function socketGroup(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (/^[0-9]+$/.test(value)) return Number(value);
-  let groups = '';
-  try {
-    groups = readFileSync('/etc/group', 'utf8');
-  } catch {
-    // no group database: fall through to the error
-  }
-  for (const line of groups.split('\n')) {
-    const [name, , gid] = line.split(':');
-    if (name === value && gid !== undefined && /^[0-9]+$/.test(gid)) return Number(gid);
-  }
-  throw serveError('GOPLUGIN_SOCKET_GROUP', `failed to find gid from ${JSON.stringify(value)}`);
 }
