@@ -5,7 +5,7 @@ import { abortableSleep, onAbort } from '../abort.js';
 import { type ConnectFailureKind, connectError, type SocketConnectError } from './connect-errors.js';
 import { SocketAbortedError, SocketPathTooLongError } from './errors.js';
 import { maxSocketPathBytes, type ResolvedAddress, resolveAddress, type SocketAddress } from './path.js';
-import { supervisedSocketRunning } from './registry.js';
+import { supervisedSocketRunning } from './supervised-sockets.js';
 
 /** Information passed to {@link RetryOptions.onRetry} before each sleep. */
 export interface RetryInfo {

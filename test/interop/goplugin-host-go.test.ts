@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { livePluginCount } from '../../src/goplugin/host/registry.js';
+import { livePluginCount } from '../../src/goplugin/host/live-clients.js';
 import {
   cleanupPlugins,
   type PluginClient,

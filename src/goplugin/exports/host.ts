@@ -3,7 +3,7 @@
 export type { BrokeredConnection, PluginBroker } from '../host/broker.js';
 export { PluginClient } from '../host/client.js';
 export type { PluginExit } from '../host/errors.js';
+export { cleanupPlugins } from '../host/live-clients.js';
 export type { PluginConnectionOptions, ReattachPluginOptions, StartPluginOptions } from '../host/options.js';
-export { cleanupPlugins } from '../host/registry.js';
 export { reattachPlugin, startPlugin } from '../host/start.js';
 export type { OutputSink } from '../host/stdio.js';

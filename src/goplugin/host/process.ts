@@ -18,7 +18,7 @@ import {
   SpawnFailedError,
 } from './errors.js';
 import { HclogLineParser, type PluginLogEntry } from './hclog-parse.js';
-import { LineSplitter } from './lines.js';
+import { StderrLineSplitter } from './lines.js';
 
 /** Go's `PluginLogBufferSize` default: stderr lines longer than this come out in pieces. */
 const STDERR_BUFFER_BYTES = 64 * 1024;
@@ -293,7 +293,7 @@ export class PluginProcess {
 
   #readStderr(): void {
     const stderr = this.child.stderr!;
-    const splitter = new LineSplitter(STDERR_BUFFER_BYTES);
+    const splitter = new StderrLineSplitter(STDERR_BUFFER_BYTES);
     const parser = new HclogLineParser();
     const handle = (text: string, piece: boolean): void => {
       this.#tail.push(text.length > 500 ? `${text.slice(0, 500)}…` : text);
