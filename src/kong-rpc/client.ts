@@ -3,6 +3,7 @@
  * for MsgPack:1, `pb_rpc.lua` for ProtoBuf:1) do, for gateways, tools and tests that run Kong's external plugins
  * (Go, JS, Python plugin servers) unchanged. The wire protocol itself lives in `msgpack/` and `protobuf/`.
  */
+import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { EventDeadline } from './deadline.js';
 import { KongRpcUsageError, NoPluginInstanceError } from './errors.js';
@@ -81,18 +82,18 @@ export interface KongRemotePluginInfo {
   schema: unknown;
 }
 
-/** Events of {@link KongPluginClient}. */
+/** Events of {@link KongPluginClient}, for Node's typed `EventEmitter`: each carries one payload object. */
 export interface KongPluginClientEvents {
   /** A `serverPid` notification named a pid this client had not seen (the first, or a restart). */
-  serverPid: (pid: number, previousPid: number | undefined) => void;
+  serverPid: [event: { pid: number; previousPid: number | undefined }];
   /**
    * The instance cache dropped a plugin's instances after `no plugin instance` (a ProtoBuf:1 connection closed
-   * without a reply counts), or every instance after a pid change or {@link KongPluginClient.resetInstances}.
+   * without a reply counts), or every instance (`plugin` undefined) after a pid change or
+   * {@link KongPluginClient.resetInstances}.
    */
-  instancesReset: (
-    plugin: string | undefined,
-    reason: NoPluginInstanceError | 'server-pid' | 'reset',
-  ) => void;
+  instancesReset: [
+    event: { plugin: string | undefined; reason: NoPluginInstanceError | 'server-pid' | 'reset' },
+  ];
 }
 
 /** Options of {@link KongPluginClient}. */
@@ -169,15 +170,11 @@ export interface KongPluginServerTarget {
  * await client.close();
  * ```
  */
-export class KongPluginClient {
+export class KongPluginClient extends EventEmitter<KongPluginClientEvents> {
   private readonly wire: KongClientProtocol;
   private readonly timeout: number;
   private readonly retries: number;
   private readonly cache: InstanceCache;
-  private readonly listeners: { [E in keyof KongPluginClientEvents]: Set<KongPluginClientEvents[E]> } = {
-    serverPid: new Set(),
-    instancesReset: new Set(),
-  };
   private lastPid: number | undefined;
 
   /**
@@ -185,6 +182,7 @@ export class KongPluginClient {
    * @throws {@link KongRpcUsageError} for a missing socket path or an out-of-range option.
    */
   constructor(options: KongPluginClientOptions) {
+    super();
     if (typeof options?.socketPath !== 'string' || options.socketPath === '') {
       throw new KongRpcUsageError('socketPath must be a non-empty string');
     }
@@ -258,17 +256,6 @@ export class KongPluginClient {
   /** Connections open now, idle ones included. */
   get connections(): number {
     return this.wire.connections;
-  }
-
-  /**
-   * Subscribes to an event.
-   *
-   * @returns a function that unsubscribes.
-   */
-  on<E extends keyof KongPluginClientEvents>(event: E, listener: KongPluginClientEvents[E]): () => void {
-    const set = this.listeners[event] as Set<KongPluginClientEvents[E]>;
-    set.add(listener);
-    return () => set.delete(listener);
   }
 
   /**
@@ -394,7 +381,7 @@ export class KongPluginClient {
       } catch (error) {
         if (!(error instanceof NoPluginInstanceError) || attempt >= this.retries) throw error;
         this.cache.resetPlugin(plugin);
-        this.emit('instancesReset', plugin, error);
+        this.notify('instancesReset', { plugin, reason: error });
       }
     }
   }
@@ -407,7 +394,7 @@ export class KongPluginClient {
    */
   resetInstances(): void {
     this.cache.resetAll();
-    this.emit('instancesReset', undefined, 'reset');
+    this.notify('instancesReset', { plugin: undefined, reason: 'reset' });
   }
 
   /** Closes every connection. Calls in progress reject with `ConnectionClosedError`. */
@@ -426,21 +413,19 @@ export class KongPluginClient {
     // Kong drops every instance bound to this RPC when the pid changes (`plugin.lua`, rpc_notifications).
     if (previous !== undefined) {
       this.cache.resetAll();
-      this.emit('instancesReset', undefined, 'server-pid');
+      this.notify('instancesReset', { plugin: undefined, reason: 'server-pid' });
     }
-    this.emit('serverPid', pid, previous);
+    this.notify('serverPid', { pid, previousPid: previous });
   }
 
-  private emit<E extends keyof KongPluginClientEvents>(
+  private notify<E extends keyof KongPluginClientEvents>(
     event: E,
-    ...args: Parameters<KongPluginClientEvents[E]>
+    ...payload: KongPluginClientEvents[E]
   ): void {
-    for (const listener of this.listeners[event]) {
-      try {
-        (listener as (...a: unknown[]) => void)(...args);
-      } catch {
-        // A listener's failure must not break the protocol.
-      }
+    try {
+      (this.emit as (name: E, ...args: KongPluginClientEvents[E]) => boolean)(event, ...payload);
+    } catch {
+      // A listener's failure must not break the protocol (EventEmitter rethrows what a listener throws).
     }
   }
 }

@@ -211,7 +211,7 @@ describe('a supervised plugin server that dies and restarts during traffic', () 
     const client = new KongPluginClient({ socketPath, timeout: 10_000, connectRetry: 20_000 });
     cleanups.push(() => client.close());
     const pids = new Set<number>();
-    client.on('serverPid', (pid) => pids.add(pid));
+    client.on('serverPid', ({ pid }) => pids.add(pid));
     let restarted = false;
     let answeredAfterRestart = 0;
     const failures: unknown[] = [];

@@ -112,7 +112,7 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
     const client = new KongPluginClient({ socketPath, connectRetry: 10_000 });
     resources.push(() => client.close());
     const resets: unknown[] = [];
-    client.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    client.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
 
     let stop = false;
     let succeeded = 0;

@@ -223,8 +223,8 @@ describe('KongPluginClient serverPid handling (spec §6.3)', () => {
     const kong = client(path);
     const pids: unknown[] = [];
     const resets: unknown[] = [];
-    kong.on('serverPid', (pid, previous) => pids.push([pid, previous]));
-    kong.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    kong.on('serverPid', ({ pid, previousPid }) => pids.push([pid, previousPid]));
+    kong.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
     await Promise.all([kong.getStatus(), kong.getStatus()]);
     await kong.getStatus();
     expect(kong.serverPidSeen).toBe(1234);
@@ -248,7 +248,7 @@ describe('KongPluginClient serverPid handling (spec §6.3)', () => {
     );
     const kong = client(path, { poolSize: 0 });
     const resets: unknown[] = [];
-    kong.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    kong.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
     await kong.runEvent('p', {}, 'access', () => undefined);
     pid = 101;
     await kong.runEvent('p', {}, 'access', () => undefined);

@@ -283,7 +283,7 @@ describe('ProtoBuf:1 Kong side', () => {
       }
     });
     const resets: unknown[] = [];
-    client.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    client.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
     const outcome = await client.runEvent('p', { a: 1 }, 'access', () => undefined);
     expect(outcome.pdkCalls).toBe(0);
     expect(events).toBe(2);
@@ -306,7 +306,7 @@ describe('ProtoBuf:1 Kong side', () => {
       }
     });
     const resets: unknown[] = [];
-    client.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    client.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
     await client.runEvent('p', { a: 1 }, 'access', () => undefined);
     await client.runEvent('p', { a: 1 }, 'access', () => undefined);
     expect(starts).toBe(1);
