@@ -3,10 +3,13 @@ import { join } from 'node:path';
 import { defineConfig } from 'tsup';
 
 const modules = ['kong-conf', 'msgpack-rpc', 'kong-rpc', 'goplugin', 'socket'];
+/** Modules whose `.proto` files are compiled into code at build time (`npm run gen:protos`): nothing to ship. */
+const compiledProtos = new Set(['goplugin']);
 
 /** Copies every `src/<module>/protos` folder to `dist/<module>/protos` so the `.proto` files load at run time. */
 function copyProtos(): void {
   for (const name of modules) {
+    if (compiledProtos.has(name)) continue;
     const from = join('src', name, 'protos');
     if (existsSync(from) && readdirSync(from).length > 0) {
       cpSync(from, join('dist', name, 'protos'), { recursive: true });
@@ -35,9 +38,11 @@ export default defineConfig([
   },
   {
     // The `pluginwire` executable (package.json `bin`): one ESM file with a shebang, its own bundle of the
-    // modules it uses, finding the go-plugin protos in dist/goplugin/protos as the module builds do.
+    // modules it uses, finding any runtime-loaded protos in dist/<module>/protos as the module builds do.
     entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
+    // One file: the goplugin host side, which the module builds load lazily from a chunk, is inlined here.
+    splitting: false,
     dts: false,
     clean: false,
     sourcemap: true,

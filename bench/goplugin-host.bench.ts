@@ -25,6 +25,7 @@ import { type Client, loadPackageDefinition, type ServiceClientConstructor } fro
 import { loadSync } from '@grpc/proto-loader';
 import { startPlugin } from '../src/goplugin/index.js';
 import { KV_PROTO_DIR, KVHOST, KVPLUGIN } from '../test/fixtures/go/fixtures.js';
+import { cpuNow, cpuSince, procCpu } from './cpu.js';
 
 const RUNS = 12;
 const CALLS = 3000;
@@ -107,7 +108,10 @@ async function tsFirstCall(): Promise<number> {
   }
 }
 
-async function tsCallsPerSecond(calls: number): Promise<number> {
+/** Calls per second through the TS host, and CPU µs per call of this host and of the Go plugin process. */
+async function tsCallsPerSecond(
+  calls: number,
+): Promise<{ rate: number; hostCpu: number; pluginCpu: number }> {
   const client = await startPlugin({
     command: KVPLUGIN,
     magicCookieKey: 'BASIC_PLUGIN',
@@ -120,12 +124,18 @@ async function tsCallsPerSecond(calls: number): Promise<number> {
       await unary(kv, 'Put', { key: 'warm', value: payload });
       await unary(kv, 'Get', { key: 'warm' });
     }
+    const hostCpu = cpuNow();
+    const pluginCpu = procCpu(client.pid);
     const started = performance.now();
     for (let i = 0; i < calls / 2; i++) {
       await unary(kv, 'Put', { key: 'bench', value: payload });
       await unary(kv, 'Get', { key: 'bench' });
     }
-    return calls / ((performance.now() - started) / 1000);
+    return {
+      rate: calls / ((performance.now() - started) / 1000),
+      hostCpu: cpuSince(hostCpu) / calls,
+      pluginCpu: (procCpu(client.pid) - pluginCpu) / calls,
+    };
   } finally {
     await client.kill();
   }
@@ -163,10 +173,22 @@ for (let run = 0; run < RUNS; run++) {
 
 const goCallRates: number[] = [];
 const tsCallRates: number[] = [];
+const cpu = {
+  goHost: [] as number[],
+  goHostPlugin: [] as number[],
+  tsHost: [] as number[],
+  tsHostPlugin: [] as number[],
+};
 for (let round = 0; round < CALL_ROUNDS; round++) {
   const env = { KV_BENCH_CALLS: String(CALLS / 2), KV_BENCH_WARMUP: String(WARMUP) };
-  goCallRates.push(kvhostResult((await timedRun(KVHOST, [KVPLUGIN], env)).stdout).callsPerSec!);
-  tsCallRates.push(await tsCallsPerSecond(CALLS));
+  const go = kvhostResult((await timedRun(KVHOST, [KVPLUGIN], env)).stdout);
+  goCallRates.push(go.callsPerSec!);
+  cpu.goHost.push(go.hostCpuUsPerCall!);
+  cpu.goHostPlugin.push(go.pluginCpuUsPerCall!);
+  const ts = await tsCallsPerSecond(CALLS);
+  tsCallRates.push(ts.rate);
+  cpu.tsHost.push(ts.hostCpu);
+  cpu.tsHostPlugin.push(ts.pluginCpu);
 }
 const goCalls = median(goCallRates);
 const tsCalls = median(tsCallRates);
@@ -193,6 +215,13 @@ const figures = {
   goHostCallsPerSecRuns: goCallRates,
   tsHostCallsPerSecRuns: tsCallRates,
   callsRatioTsOverGo: tsCalls / goCalls,
+  // CPU µs per call (medians of rounds): each host process, and the Go plugin under it (/proc, 10 ms ticks).
+  cpuUsPerCall: {
+    goHost: median(cpu.goHost),
+    goHostPlugin: median(cpu.goHostPlugin),
+    tsHost: median(cpu.tsHost),
+    tsHostPlugin: median(cpu.tsHostPlugin),
+  },
   target: 'firstCallRatioTsOverGo <= 1.2 (beyond Node startup)',
 };
 
@@ -215,6 +244,18 @@ print('TS host end to end estimate (Node start + above)', figures.tsHostEndToEnd
 print(`Go host Put+Get calls/s (${CALLS} calls)`, figures.goHostCallsPerSec, 'calls/s');
 print(`TS host Put+Get calls/s (${CALLS} calls)`, figures.tsHostCallsPerSec, 'calls/s');
 print('  ratio TS / Go', figures.callsRatioTsOverGo, 'x');
+print(
+  'Go host CPU per call (host + plugin)',
+  figures.cpuUsPerCall.goHost + figures.cpuUsPerCall.goHostPlugin,
+  'µs',
+);
+print(
+  'TS host CPU per call (host + plugin)',
+  figures.cpuUsPerCall.tsHost + figures.cpuUsPerCall.tsHostPlugin,
+  'µs',
+);
+print('  TS host process alone', figures.cpuUsPerCall.tsHost, 'µs');
+print('  Go host process alone', figures.cpuUsPerCall.goHost, 'µs');
 
 mkdirSync(join(benchDir, 'results'), { recursive: true });
 writeFileSync(join(benchDir, 'results', 'goplugin-host.json'), `${JSON.stringify(figures, null, 2)}\n`);

@@ -8,11 +8,10 @@
  *   npm run bench -- goplugin
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INTERNAL_PROTO_FILES } from '../src/goplugin/plugin/protos.js';
 import { goFixturesBuilt, KV_PROTO_DIR, KVHOST, KVPLUGIN, kvhostLine } from '../test/fixtures/go/fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,6 +30,9 @@ interface Sample {
   handshakeMs: number;
   firstCallMs: number;
   callsPerSec: number;
+  /** CPU µs per call over the timed calls: the Go host (getrusage) and the plugin (/proc, 10 ms ticks). */
+  hostCpuUsPerCall: number;
+  pluginCpuUsPerCall: number;
 }
 
 function session(argv: string[], automtls: boolean, calls = 0): Sample {
@@ -54,6 +56,8 @@ function session(argv: string[], automtls: boolean, calls = 0): Sample {
     handshakeMs: outcome.handshakeMs as number,
     firstCallMs: outcome.firstCallMs as number,
     callsPerSec: outcome.callsPerSec as number,
+    hostCpuUsPerCall: outcome.hostCpuUsPerCall as number,
+    pluginCpuUsPerCall: outcome.pluginCpuUsPerCall as number,
   };
 }
 
@@ -72,12 +76,16 @@ function measure(name: string, argv: string[], automtls: boolean) {
     handshakeMs: median(samples.map((s) => s.handshakeMs)),
     firstCallMs: median(samples.map((s) => s.firstCallMs)),
     callsPerSec: throughput.callsPerSec,
+    hostCpuUsPerCall: throughput.hostCpuUsPerCall,
+    pluginCpuUsPerCall: throughput.pluginCpuUsPerCall,
   };
   process.stdout.write(
     `${name.padEnd(22)} mtls=${automtls ? 'on ' : 'off'}  handshake ${summary.handshakeMs.toFixed(1).padStart(7)} ms` +
       `  first call ${summary.firstCallMs.toFixed(1).padStart(7)} ms  ${Math.round(summary.callsPerSec)
         .toString()
-        .padStart(6)} calls/s\n`,
+        .padStart(
+          6,
+        )} calls/s  CPU/call host ${summary.hostCpuUsPerCall.toFixed(0)} µs + plugin ${summary.pluginCpuUsPerCall.toFixed(0)} µs\n`,
   );
   return summary;
 }
@@ -99,10 +107,6 @@ try {
     },
     logLevel: 'error',
   });
-  // As in the published package, the internal protos sit next to the bundle (the runtime looks in ./protos).
-  mkdirSync(join(tmp, 'protos'));
-  for (const file of INTERNAL_PROTO_FILES)
-    copyFileSync(join(root, 'src/goplugin/protos', file), join(tmp, 'protos', file));
 
   process.stdout.write(
     `load average ${loadavg()

@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseKongConf } from '../src/kong-conf/index.js';
+import { cpuNow, cpuSince } from './cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixture = readFileSync(join(here, '../test/fixtures/kong-conf/kong-default-shape.conf'), 'utf8');
@@ -28,18 +29,20 @@ function largeConf(lines: number): string {
   return out.join('\n');
 }
 
-/** Median time of `fn` in ms over enough runs to fill `budget` ms (at least 5). */
-function measure(fn: () => unknown, budget: number): { median: number; runs: number } {
+/** Median time of `fn` in ms over enough runs to fill `budget` ms (at least 5), and the mean CPU ms per run. */
+function measure(fn: () => unknown, budget: number): { median: number; runs: number; cpuMs: number } {
   for (let i = 0; i < 3; i++) fn(); // warm up
   const times: number[] = [];
   const start = performance.now();
+  const cpuStart = cpuNow();
   while (times.length < 5 || performance.now() - start < budget) {
     const t0 = performance.now();
     fn();
     times.push(performance.now() - t0);
   }
+  const cpuMs = cpuSince(cpuStart) / 1000 / times.length;
   times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)] as number, runs: times.length };
+  return { median: times[Math.floor(times.length / 2)] as number, runs: times.length, cpuMs };
 }
 
 interface Scenario {
@@ -49,6 +52,9 @@ interface Scenario {
   parseMs: number;
   splitMs: number;
   nsPerLine: number;
+  /** CPU ns per line (mean over the timed runs), and split's CPU ms per run. */
+  cpuNsPerLine: number;
+  splitCpuMs: number;
   ratioToSplit: number;
   runs: number;
 }
@@ -68,13 +74,15 @@ for (const [name, text, budget] of [
     parseMs: parse.median,
     splitMs: split.median,
     nsPerLine: (parse.median * 1e6) / lines,
+    cpuNsPerLine: (parse.cpuMs * 1e6) / lines,
+    splitCpuMs: split.cpuMs,
     ratioToSplit: parse.median / split.median,
     runs: parse.runs,
   };
   scenarios.push(scenario);
   process.stdout.write(
     `${name.padEnd(11)} ${String(lines).padStart(7)} lines  parse ${scenario.parseMs.toFixed(3)} ms ` +
-      `(${scenario.nsPerLine.toFixed(0)} ns/line)  split ${scenario.splitMs.toFixed(3)} ms  ` +
+      `(${scenario.nsPerLine.toFixed(0)} ns/line, CPU ${scenario.cpuNsPerLine.toFixed(0)} ns/line)  split ${scenario.splitMs.toFixed(3)} ms  ` +
       `parse/split ${scenario.ratioToSplit.toFixed(1)}x  (${scenario.runs} runs)\n`,
   );
 }

@@ -7,17 +7,17 @@
  * spec §12.2 describes), `module` (pluginwire's RpcPeer on both sides), `neovim` (the neovim package's
  * msgpack-RPC Transport on both sides: the peer reference). For the pipelined pattern also `raw-batched`, for
  * reading only: the raw client answers each chunk with one write of all the round trips it completed, which no
- * message-by-message peer can do. For the two one-in-flight patterns also `codec-only`, for reading only: each side
+ * message-by-message peer can do. For every pattern also `codec-only`, for reading only: each side
  * decodes every message with one reused `@msgpack/msgpack` Decoder and answers it through one reused Encoder, with
- * no framing, limits, validation, correlation or dispatch; it shows how close to raw any peer built on that codec
- * can come on this machine (it assumes one message per chunk, which holds with one call in flight). Patterns: one call in flight on one connection, 64 connections with one call in
+ * no framing (beyond `decodeMulti` running out of data), limits, validation, correlation or dispatch, one write per
+ * chunk; it is the ceiling of any peer built on that codec on this machine. Patterns: one call in flight on one connection, 64 connections with one call in
  * flight each (Kong's pattern), and 64 calls pipelined on one connection. `RPC_BENCH_PATTERNS=64-pipelined` (comma
  * separated) runs only some patterns. Every (kind, pattern) gets a fresh server process per round; all ten run
  * round-robin for ROUNDS rounds (`RPC_BENCH_ROUNDS`, default 5), and each round's ratios are taken against raw
  * from the same round. Timing as in spec §12.2: 300 ms of warm-up, then a 1.5 s window. Prints medians and
  * writes bench/results/rpc.json.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createConnection, type Socket } from 'node:net';
@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Decoder, decodeMulti, Encoder, encode } from '@msgpack/msgpack';
 import { FrameDecoder, MessageCodec, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { CpuWindow, perOp, probedSpawn } from './cpu.js';
 
 const ROUNDS = Number(process.env.RPC_BENCH_ROUNDS ?? 5);
 const WARMUP = 300;
@@ -39,7 +40,7 @@ const PATTERNS: readonly Pattern[] = process.env.RPC_BENCH_PATTERNS
   : ALL_PATTERNS;
 /** The kinds measured for a pattern: `raw-batched` only differs from `raw` when calls are pipelined. */
 const kindsOf = (pattern: Pattern): readonly Kind[] =>
-  pattern === '64-pipelined' ? [...KINDS, 'raw-batched'] : [...KINDS, 'codec-only'];
+  pattern === '64-pipelined' ? [...KINDS, 'raw-batched', 'codec-only'] : [...KINDS, 'codec-only'];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -64,9 +65,7 @@ interface Server {
 function startServer(kind: Kind, directory: string, name: string): Promise<Server> {
   const path = join(directory, `${name}.sock`);
   const serverKind = kind === 'raw-batched' ? 'raw' : kind;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'rpc-server.ts'), serverKind, path], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = probedSpawn(['--import', 'tsx'], [join(here, 'rpc-server.ts'), serverKind, path]);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind} server not ready`)), 30_000);
@@ -99,8 +98,35 @@ function connect(path: string): Promise<Socket> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs one configuration against its server; returns round trips per second over the window. */
-async function measure(kind: Kind, pattern: Pattern, path: string): Promise<number> {
+/** What one configuration reached over its window: rate, and CPU µs per round trip on each side. */
+interface Measured {
+  rate: number;
+  clientCpu: number;
+  serverCpu: number;
+}
+
+/**
+ * Decodes every complete message in `bytes` with one reused Decoder; returns the messages and the bytes of an
+ * incomplete last one. The codec-only kind's only framing: it leans on the decoder running out of data, reading
+ * the decoder's position after each message (a field @msgpack/msgpack keeps public at run time).
+ */
+function decodeAll(decoder: Decoder, bytes: Buffer): { messages: unknown[]; rest: Buffer | undefined } {
+  const messages: unknown[] = [];
+  let consumed = 0;
+  try {
+    for (const message of decoder.decodeMulti(bytes)) {
+      messages.push(message);
+      consumed = (decoder as unknown as { pos: number }).pos;
+    }
+  } catch {
+    // RangeError: the last message is incomplete; it comes with the next chunk.
+  }
+  return { messages, rest: consumed < bytes.length ? bytes.subarray(consumed) : undefined };
+}
+
+/** Runs one configuration against its server; returns round trips per second and CPU over the window. */
+async function measure(kind: Kind, pattern: Pattern, server: Server): Promise<Measured> {
+  const { path } = server;
   const connections = pattern === '64-connections' ? 64 : 1;
   const inFlight = pattern === '64-pipelined' ? 64 : 1;
   const sockets = await Promise.all(Array.from({ length: connections }, () => connect(path)));
@@ -131,25 +157,27 @@ async function measure(kind: Kind, pattern: Pattern, path: string): Promise<numb
       const encoder = new Encoder();
       let msgid = 0;
       let partial: Buffer | undefined;
-      const send = () => {
-        const shared = encoder.encodeSharedRef([0, ++msgid, METHOD, [EVENT]]);
-        const bytes = Buffer.allocUnsafe(shared.length);
-        bytes.set(shared);
-        socket.write(bytes);
+      // One write per chunk for all the requests it frees, as RpcPeer writes once per event-loop turn.
+      const send = (requests: number) => {
+        const parts: Buffer[] = [];
+        for (let index = 0; index < requests; index++) {
+          const shared = encoder.encodeSharedRef([0, ++msgid, METHOD, [EVENT]]);
+          const bytes = Buffer.allocUnsafe(shared.length);
+          bytes.set(shared);
+          parts.push(bytes);
+        }
+        socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
       };
       socket.on('data', (chunk: Buffer) => {
-        const bytes = partial === undefined ? chunk : Buffer.concat([partial, chunk]);
-        try {
-          decoder.decode(bytes);
-        } catch {
-          partial = bytes; // the rest of the message comes in the next chunk
-          return;
-        }
-        partial = undefined;
-        count++;
-        if (running) send();
+        const { messages, rest } = decodeAll(
+          decoder,
+          partial === undefined ? chunk : Buffer.concat([partial, chunk]),
+        );
+        partial = rest;
+        count += messages.length;
+        if (running && messages.length > 0) send(messages.length);
       });
-      send();
+      send(inFlight);
     } else if (kind === 'module') {
       const peer = new RpcPeer(socket);
       const loops = Array.from({ length: inFlight }, async () => {
@@ -186,14 +214,18 @@ async function measure(kind: Kind, pattern: Pattern, path: string): Promise<numb
   }
 
   await sleep(WARMUP);
+  const cpu = new CpuWindow([server.process]);
+  await cpu.start();
   const start = count;
   const startTime = performance.now();
   await sleep(WINDOW);
-  const rate = ((count - start) * 1000) / (performance.now() - startTime);
+  const done = count - start;
+  const rate = (done * 1000) / (performance.now() - startTime);
+  const used = await cpu.stop();
   running = false;
   await Promise.all(stops.map((stop) => stop()));
   for (const socket of sockets) socket.destroy();
-  return rate;
+  return { rate, clientCpu: perOp(used.self, done), serverCpu: perOp(used.children[0]!, done) };
 }
 
 function median(values: number[]): number {
@@ -339,6 +371,12 @@ async function main(): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'pluginwire-bench-'));
   const rates = new Map<string, number[]>();
   const ratios = new Map<string, number[]>();
+  const push = (map: Map<string, number[]>, name: string, value: number) =>
+    map.set(name, [...(map.get(name) ?? []), value]);
+  // CPU µs per round trip, client and server side, per (kind, pattern); and per-round CPU ratios.
+  const cpuClient = new Map<string, number[]>();
+  const cpuServer = new Map<string, number[]>();
+  const cpuRatios = new Map<string, number[]>();
   const key = (kind: Kind, pattern: Pattern) => `${kind}/${pattern}`;
   let neovimRejections = 0;
   const swallow = () => {
@@ -358,15 +396,19 @@ async function main(): Promise<void> {
         ),
       );
       const roundRates = new Map<string, number>();
+      const roundCpu = new Map<string, number>();
       for (const pattern of PATTERNS) {
         for (const kind of kindsOf(pattern)) {
           const server = servers.get(key(kind, pattern))!;
           // neovim's Transport leaves a rejected promise behind when its stream ends (spec §12.2).
           if (kind === 'neovim') process.on('unhandledRejection', swallow);
           try {
-            const rate = await measure(kind, pattern, server.path);
+            const { rate, clientCpu, serverCpu } = await measure(kind, pattern, server);
             roundRates.set(key(kind, pattern), rate);
-            rates.set(key(kind, pattern), [...(rates.get(key(kind, pattern)) ?? []), rate]);
+            roundCpu.set(key(kind, pattern), clientCpu + serverCpu);
+            push(rates, key(kind, pattern), rate);
+            push(cpuClient, key(kind, pattern), clientCpu);
+            push(cpuServer, key(kind, pattern), serverCpu);
           } finally {
             await stopServer(server);
             if (kind === 'neovim') {
@@ -386,6 +428,12 @@ async function main(): Promise<void> {
             ...(ratios.get(`${pattern}/codec-only-raw`) ?? []),
             codecOnly / raw,
           ]);
+        }
+        // CPU per round trip, both processes together: RpcPeer over each baseline (lower is better).
+        for (const baseline of ['raw', 'codec-only', 'neovim'] as const) {
+          const theirs = roundCpu.get(key(baseline, pattern));
+          if (theirs !== undefined)
+            push(cpuRatios, `${pattern}/${baseline}`, roundCpu.get(key('module', pattern))! / theirs);
         }
         const batched = roundRates.get(key('raw-batched', pattern));
         if (batched !== undefined) {
@@ -408,6 +456,7 @@ async function main(): Promise<void> {
   };
   const table = PATTERNS.map((pattern) => {
     const row: Record<string, unknown> = { pattern };
+    const cpu: Record<string, unknown> = {};
     for (const kind of kindsOf(pattern)) {
       const values = rates.get(key(kind, pattern))!;
       row[kind] = {
@@ -416,7 +465,22 @@ async function main(): Promise<void> {
         max: Math.max(...values),
         runs: values,
       };
+      const client = cpuClient.get(key(kind, pattern))!;
+      const server = cpuServer.get(key(kind, pattern))!;
+      cpu[kind] = {
+        clientUsPerRt: median(client),
+        serverUsPerRt: median(server),
+        totalUsPerRt: median(client.map((value, index) => value + server[index]!)),
+      };
     }
+    // µs of CPU per round trip (client + server), medians over rounds; ratios are medians of per-round ratios.
+    row.cpu = cpu;
+    row.cpuModuleTo = Object.fromEntries(
+      (['raw', 'codec-only', 'neovim'] as const)
+        .filter((baseline) => cpuRatios.has(`${pattern}/${baseline}`))
+        .map((baseline) => [baseline, median(cpuRatios.get(`${pattern}/${baseline}`)!)]),
+    );
+    row.cpuTargets = { 'codec-only': { atMost: 1.15 }, neovim: { atMost: 0.8 } };
     const toRaw = median(ratios.get(`${pattern}/raw`)!);
     const toNeovim = median(ratios.get(`${pattern}/neovim`)!);
     row.moduleToRaw = toRaw;
@@ -442,6 +506,18 @@ async function main(): Promise<void> {
     });
     process.stdout.write(
       `${String(row.pattern).padEnd(15)} ${cells.join('  ')}\n${''.padEnd(15)} module/raw ${(row.moduleToRaw as number).toFixed(2)} (target ≥ ${row.targetToRaw})  module/neovim ${(row.moduleToNeovim as number).toFixed(2)}× (target ≥ 1.5)  ${row.pass ? 'PASS' : 'MISS'}${row.moduleToRawBatched === undefined ? '' : `  (module/raw-batched ${(row.moduleToRawBatched as number).toFixed(2)}, no target)`}${row.codecOnlyToRaw === undefined ? '' : `  (codec-only/raw ${(row.codecOnlyToRaw as number).toFixed(2)}: the codec's own ceiling)`}\n`,
+    );
+    const cpu = row.cpu as Record<
+      string,
+      { clientUsPerRt: number; serverUsPerRt: number; totalUsPerRt: number }
+    >;
+    const cpuCells = kindsOf(row.pattern as Pattern).map(
+      (kind) =>
+        `${kind} ${cpu[kind]!.totalUsPerRt.toFixed(1)} (${cpu[kind]!.clientUsPerRt.toFixed(1)}+${cpu[kind]!.serverUsPerRt.toFixed(1)})`,
+    );
+    const to = row.cpuModuleTo as Record<string, number>;
+    process.stdout.write(
+      `${''.padEnd(15)} CPU µs/rt client+server: ${cpuCells.join('  ')}\n${''.padEnd(15)} CPU module/raw ${to.raw!.toFixed(2)}  module/codec-only ${to['codec-only']!.toFixed(2)} (target ≤ 1.15)  module/neovim ${to.neovim!.toFixed(2)} (target ≤ 0.8)\n`,
     );
   }
 

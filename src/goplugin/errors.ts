@@ -522,3 +522,15 @@ export class BrokerDuplicateIdError extends BrokerError {
     super('GOPLUGIN_BROKER_DUPLICATE_ID', message, options);
   }
 }
+
+/**
+ * A protobuf message of go-plugin's internal services (health, controller, broker, stdio) does not parse. Thrown
+ * by the deserializer, which grpc-js turns into an `INTERNAL` status on the call.
+ */
+export class MalformedMessageError extends GoPluginError {
+  declare readonly code: 'GOPLUGIN_MALFORMED_MESSAGE';
+  /** @param message - which message type. */
+  constructor(message: string) {
+    super('GOPLUGIN_MALFORMED_MESSAGE', message);
+  }
+}

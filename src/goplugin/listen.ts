@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { accessSync, constants, lstatSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -85,6 +85,7 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
         `PLUGIN_UNIX_SOCKET_DIR, or use transport 'tcp'`,
     );
   }
+  checkSocketDir(dir);
   const group = env[PLUGIN_ENV.unixSocketGroup];
   const gid = group === undefined || group === '' ? undefined : await lookupGroup(group);
   if (group !== undefined && group !== '' && gid === undefined) {
@@ -126,6 +127,26 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
   throw serveError('GOPLUGIN_BIND_FAILED', `couldn't bind a plugin Unix socket in ${dir}`, {
     cause: lastError,
   });
+}
+
+/**
+ * Fails early, with one clear error, when no socket can be created in `dir`: grpc-js would log an `E No address
+ * added` line on stderr for each of the 20 attempts and then fail with a message naming none of this.
+ */
+function checkSocketDir(dir: string): void {
+  let problem: string | undefined;
+  try {
+    if (!statSync(dir).isDirectory()) problem = 'is not a directory';
+    else accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    problem = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not writable';
+  }
+  if (problem !== undefined) {
+    throw serveError(
+      'GOPLUGIN_BIND_FAILED',
+      `couldn't bind a plugin Unix socket: ${JSON.stringify(dir)} ${problem} (PLUGIN_UNIX_SOCKET_DIR or TMPDIR)`,
+    );
+  }
 }
 
 function exists(path: string): boolean {

@@ -3,19 +3,19 @@ import { InvalidPluginOptionsError, servePlugin } from '../../src/goplugin/index
 
 describe('servePlugin configuration (before anything is bound or printed)', () => {
   const versions = { 1: () => {} };
-  it('rejects an empty cookie key or value', async () => {
+  it('with exit: false rejects an empty cookie key or value', async () => {
     await expect(
-      servePlugin({ magicCookieKey: '', magicCookieValue: 'hello', versions }),
+      servePlugin({ magicCookieKey: '', magicCookieValue: 'hello', versions, exit: false }),
     ).rejects.toMatchObject({
       code: 'GOPLUGIN_INVALID_OPTIONS',
     });
-    await expect(servePlugin({ magicCookieKey: 'K', magicCookieValue: '', versions })).rejects.toThrow(
-      InvalidPluginOptionsError,
-    );
-  });
-  it('rejects a plugin without versions', async () => {
     await expect(
-      servePlugin({ magicCookieKey: 'K', magicCookieValue: 'v', versions: {} }),
+      servePlugin({ magicCookieKey: 'K', magicCookieValue: '', versions, exit: false }),
+    ).rejects.toThrow(InvalidPluginOptionsError);
+  });
+  it('with exit: false rejects a plugin without versions', async () => {
+    await expect(
+      servePlugin({ magicCookieKey: 'K', magicCookieValue: 'v', versions: {}, exit: false }),
     ).rejects.toMatchObject({
       code: 'GOPLUGIN_INVALID_OPTIONS',
     });

@@ -14,15 +14,16 @@ import {
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
+// The .proto files, loaded with proto-loader: an independent check of the compiled definitions the runtime uses.
+import { GOPLUGIN_PROTO_DIR, GOPLUGIN_PROTO_FILES } from '../../scripts/gen-goplugin-protos.js';
 import { createHclogLogger } from '../../src/goplugin/hclog.js';
 import { type ConnInfo, type ServedPlugin, servePlugin } from '../../src/goplugin/index.js';
-import { INTERNAL_PROTO_FILES, internalProtoDir } from '../../src/goplugin/plugin/protos.js';
 import { KV_PROTO_DIR } from '../fixtures/go/fixtures.js';
 
-const protoDir = internalProtoDir();
+const protoDir = GOPLUGIN_PROTO_DIR;
 const internal = loadPackageDefinition(
   loadSync(
-    INTERNAL_PROTO_FILES.map((file) => join(protoDir, file)),
+    GOPLUGIN_PROTO_FILES.map((file) => join(protoDir, file)),
     { keepCase: true, enums: String, defaults: true, includeDirs: [protoDir] },
   ),
 );

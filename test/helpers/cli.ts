@@ -5,16 +5,7 @@
  * temporary file and renamed so parallel test files never see half a binary, and without cleaning dist/.
  */
 import { spawn } from 'node:child_process';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ROOT } from './socket.js';
@@ -53,7 +44,6 @@ export async function ensureCliBuilt(): Promise<void> {
   writeFileSync(temporary, result.outputFiles[0]?.contents ?? new Uint8Array());
   chmodSync(temporary, 0o755);
   renameSync(temporary, CLI);
-  cpSync(join(ROOT, 'src/goplugin/protos'), join(ROOT, 'dist/goplugin/protos'), { recursive: true });
 }
 
 /** What a run of the binary produced. */

@@ -13,17 +13,18 @@ import {
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
+// The .proto files, loaded with proto-loader: an independent check of the compiled definitions the runtime uses.
+import { GOPLUGIN_PROTO_DIR, GOPLUGIN_PROTO_FILES } from '../../scripts/gen-goplugin-protos.js';
 import { buildPluginEnv } from '../../src/goplugin/env.js';
 import { parseHandshake } from '../../src/goplugin/index.js';
 import { MAX_SOCKET_PATH_BYTES } from '../../src/goplugin/listen.js';
 import { generateAutoMTLSCertificate } from '../../src/goplugin/mtls.js';
-import { INTERNAL_PROTO_FILES, internalProtoDir } from '../../src/goplugin/plugin/protos.js';
 import { killLeftovers, run, startPlugin, TS_KV_ARGV } from './goplugin-run.js';
 
-const dir = internalProtoDir();
+const dir = GOPLUGIN_PROTO_DIR;
 const root = loadPackageDefinition(
   loadSync(
-    INTERNAL_PROTO_FILES.map((file) => join(dir, file)),
+    GOPLUGIN_PROTO_FILES.map((file) => join(dir, file)),
     { keepCase: true, enums: String, defaults: true, includeDirs: [dir] },
   ),
 );

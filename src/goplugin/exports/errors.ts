@@ -26,6 +26,7 @@ export {
   HandshakeLineTooLongError,
   HandshakeTooFewFieldsError,
   HandshakeUnknownNetworkError,
+  MalformedMessageError,
   MultiplexParseError,
   MultiplexUnsupportedError,
   NoHandshakeError,

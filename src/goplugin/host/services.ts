@@ -1,6 +1,6 @@
 /**
  * Client constructors for go-plugin's internal services (Health, GRPCController, GRPCStdio, GRPCBroker), made from
- * the service definitions the plugin runtime loads from the shipped `.proto` files (one loader for both sides).
+ * the service definitions compiled from go-plugin's `.proto` files (`../protos.ts`, shared with the plugin side).
  */
 import {
   type Client,
@@ -8,7 +8,7 @@ import {
   type ServiceClientConstructor,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { internalServices as internalServiceDefinitions } from '../plugin/protos.js';
+import { internalServices as internalServiceDefinitions } from '../protos.js';
 
 /** The four internal client constructors. */
 export interface InternalClients {

@@ -30,33 +30,7 @@ import { createSocketDir, removeSocketDir } from './socket-dir.js';
 /** The longest the host waits for the channel to become ready after the handshake (spec §8.3). */
 const CONNECT_TIMEOUT = 10_000;
 
-/**
- * Launches a go-plugin plugin and connects to it, as a Go host's `client.Client()` does.
- *
- * Sets the environment a Go host sets (cookie, `PLUGIN_PROTOCOL_VERSIONS`, ports, `PLUGIN_UNIX_SOCKET_DIR` of a
- * fresh private directory, `PLUGIN_CLIENT_CERT` with AutoMTLS), reads only the first stdout line as the handshake
- * (with the current Go host's rules) and drains stdout after it, parses stderr into `logger`, connects a grpc-js
- * channel over unix or tcp, and opens the broker and `GRPCStdio` streams.
- *
- * @param options - see {@link StartPluginOptions}; `command`, `magicCookieKey`, `magicCookieValue` are required.
- * @returns the connected client; call `kill()` (or {@link cleanupPlugins}) when done.
- * @throws {@link InvalidPluginOptionsError} for bad options (including `netrpc` in `allowedProtocols`).
- * @throws {@link SpawnFailedError} when the command cannot start.
- * @throws {@link PluginStartError} for a timeout, an early exit, or a rejected handshake line; it carries the
- *   stderr tail and exit status; for a rejected line, `cause` is the `HandshakeError` subclass that says why.
- * @throws {@link PluginConnectError} when the gRPC connection does not become ready.
- * @throws {@link PluginAbortedError} when `signal` aborts the start.
- * @example
- * ```ts
- * const client = await startPlugin({
- *   command: './kvplugin',
- *   magicCookieKey: 'BASIC_PLUGIN',
- *   magicCookieValue: 'hello',
- *   autoMTLS: true,
- *   logger: (entry) => console.error(`[${entry.level}] ${entry.name}: ${entry.message}`),
- * });
- * ```
- */
+/** The implementation of `startPlugin` (`entry.ts`, which documents it), loaded on first use. */
 export async function startPlugin(options: StartPluginOptions): Promise<PluginClient> {
   const resolved = resolveStartOptions(options);
   const logger = levelledLogger(options);
@@ -170,22 +144,7 @@ function abortWatch(signal: AbortSignal | undefined): { promise: Promise<string>
   return { promise, dispose };
 }
 
-/**
- * Connects to a plugin that is already running, from a reattach configuration: {@link ReattachConfig}, or one
- * value of Terraform's `TF_REATTACH_PROVIDERS` (see {@link parseReattachProviders}). The process is never
- * killed by this client: `kill()` only closes the connection.
- *
- * @param config - where the plugin listens; reattach is insecure (no AutoMTLS).
- * @param options - logger, stdio sinks, `connectTimeout` (default 10000 ms), `watchPid` (default `true`).
- * @returns the connected client.
- * @throws {@link ReattachError} `GOPLUGIN_INVALID_REATTACH_CONFIG` for a bad config, `GOPLUGIN_REATTACH_NOT_FOUND`
- *   when its pid does not exist; {@link PluginConnectError} when the address does not answer.
- * @example
- * ```ts
- * const first = await startPlugin(options);
- * const second = await reattachPlugin(first.reattachConfig());
- * ```
- */
+/** The implementation of `reattachPlugin` (`entry.ts`, which documents it), loaded on first use. */
 export async function reattachPlugin(
   config: ReattachConfig | TerraformReattachConfig,
   options: ReattachPluginOptions = {},

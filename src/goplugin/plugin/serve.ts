@@ -12,7 +12,7 @@ import type { ReattachConfig } from '../host/reattach.js';
 import { type BoundListener, bindListener, defaultTransport, type PluginTransport } from '../listen.js';
 import type { AutoMTLSCertificateOptions } from '../mtls.js';
 import { negotiateProtocolVersion } from '../negotiate.js';
-import { registerInternalServices } from './services.js';
+import { type InternalServicesHandle, registerInternalServices } from './services.js';
 import { StdioCapture } from './stdio.js';
 import { autoMTLS, insecure, type PluginSecurity } from './tls.js';
 
@@ -122,10 +122,15 @@ export interface ServedPlugin {
  *
  * Never print to stdout before this resolves: the host takes the first stdout line as the handshake.
  *
+ * Any failure before the handshake (configuration, version negotiation, certificate, a register function
+ * that throws, bind) is logged as one hclog line at ERROR (`plugin failed to start: …`, with the error's `code`)
+ * and ends the process with exit code 1, so the host shows one clear line in its log instead of a stack trace.
+ *
  * @param options - cookie, versions and runtime settings.
  * @returns the running plugin.
- * @throws {@link InvalidPluginOptionsError} for an empty cookie key/value or no versions; with `exit: false`
- *   also the start failures ({@link ServeError} subclasses: a cookie mismatch, bind and certificate errors).
+ * @throws only with `exit: false` (or `test: true`): {@link InvalidPluginOptionsError} for an empty cookie
+ *   key/value or no versions, {@link CookieMismatchError}, and the other start failures ({@link ServeError}
+ *   subclasses for bind and certificate failures, negotiation, or whatever a register function throws).
  * @example
  * ```ts
  * await servePlugin({
@@ -139,18 +144,40 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   const env = options.env ?? process.env;
   const testMode = options.test ?? false;
   const exit = !testMode && (options.exit ?? true);
-  const versions = Object.keys(options.versions).map(Number);
-  // 1. Configuration (Go prints and exits; a thrown error is clearer for the plugin author).
+  // 4. (first, so that every start failure below is reported the same way) The logger.
+  const logger =
+    options.logger === undefined
+      ? createHclogLogger({ level: options.logLevel ?? 'trace' })
+      : completeLogger(options.logger, options.logLevel);
+  // Before the handshake a failure must not end in an uncaught rejection and a stack trace: the host shows the
+  // plugin's stderr in its own log, so one hclog line at ERROR with the code, then exit 1. With `exit: false`
+  // the caller gets the error instead.
+  const failStart = (error: unknown): never => {
+    if (!exit) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error(`plugin failed to start: ${message}`, {
+      ...(error instanceof GoPluginError ? { code: error.code } : {}),
+      ...(error instanceof Error && !(error instanceof GoPluginError) ? { error: error.name } : {}),
+    });
+    process.exit(1);
+  };
+  const versions = Object.keys(options.versions ?? {}).map(Number);
+  // 1. Configuration (Go prints `Misconfigured ServeConfig ...` and exits 1).
   if (!options.magicCookieKey || !options.magicCookieValue) {
-    throw new InvalidPluginOptionsError(
-      'Misconfigured ServeConfig given to serve this plugin: no magic cookie key or value was set',
+    return failStart(
+      new InvalidPluginOptionsError(
+        'Misconfigured ServeConfig given to serve this plugin: no magic cookie key or value was set',
+      ),
     );
   }
   if (versions.length === 0 || versions.some((v) => !Number.isSafeInteger(v) || v < 0)) {
-    throw new InvalidPluginOptionsError('servePlugin needs at least one integer protocol version');
+    return failStart(
+      new InvalidPluginOptionsError('servePlugin needs at least one integer protocol version'),
+    );
   }
 
   // 2. The cookie, before anything else happens. Synchronous, or Node may exit before a pipe write completes.
+  // Go's three-line message (not an hclog line): people run plugins by hand and read it (spec §3).
   if (!testMode && !checkMagicCookie(env, options.magicCookieKey, options.magicCookieValue)) {
     if (!exit) throw new CookieMismatchError(MAGIC_COOKIE_MESSAGE.trimEnd());
     writeFully(2, MAGIC_COOKIE_MESSAGE);
@@ -158,25 +185,16 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   }
 
   // 3. Version. Go writes the invalid-version note without a newline; we terminate it so the next line stays intact.
-  const negotiation = negotiateProtocolVersion(env[PLUGIN_ENV.protocolVersions], versions);
-  for (const entry of negotiation.invalid)
-    writeFully(2, `server sent invalid plugin version ${JSON.stringify(entry)}\n`);
-  const version = negotiation.version;
+  let version: number;
+  try {
+    const negotiation = negotiateProtocolVersion(env[PLUGIN_ENV.protocolVersions], versions);
+    for (const entry of negotiation.invalid)
+      writeFully(2, `server sent invalid plugin version ${JSON.stringify(entry)}\n`);
+    version = negotiation.version;
+  } catch (error) {
+    return failStart(error);
+  }
   const register = options.versions[version] as RegisterServices;
-
-  // 4. Logger.
-  const logger =
-    options.logger === undefined
-      ? createHclogLogger({ level: options.logLevel ?? 'trace' })
-      : completeLogger(options.logger, options.logLevel);
-
-  const failStart = (error: unknown): never => {
-    if (!exit) throw error;
-    logger.error(error instanceof Error ? error.message : String(error), {
-      code: error instanceof GoPluginError ? error.code : undefined,
-    });
-    process.exit(1);
-  };
 
   // 5. Signals: Ctrl-C reaches the whole process group; the host decides when the plugin stops.
   const ignoreSigint = () => {};
@@ -225,6 +243,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   );
 
   let listener: BoundListener | undefined;
+  let internal: InternalServicesHandle | undefined;
   let stopping: Promise<void> | undefined;
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
@@ -251,7 +270,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       removeHandlers();
-      internal.endWatches();
+      internal?.endWatches();
       stdio.stop();
       await broker.close();
       await shutdownServer(server);
@@ -262,9 +281,8 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
     return stopping;
   };
 
-  const internal = registerInternalServices(server, { stdio, broker, onShutdown: () => void stop() });
-
   try {
+    internal = registerInternalServices(server, { stdio, broker, onShutdown: () => void stop() });
     await register(server, { version, broker, logger });
     // 8./9. Bind, set socket group and mode.
     listener = await bindListener(server, serverCredentials(), transport, env);

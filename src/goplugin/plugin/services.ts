@@ -6,7 +6,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import type { BrokerStream, GRPCBroker } from '../broker.js';
-import { internalServices } from './protos.js';
+import { internalServices } from '../protos.js';
 import type { StdioCapture } from './stdio.js';
 
 // grpc.health.v1.HealthCheckResponse.ServingStatus
