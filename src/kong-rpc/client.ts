@@ -26,7 +26,7 @@ export type { KongProtocol } from './protocol.js';
  * Return `undefined` for Lua nil (also for `nil, err` the Kong 3.x way), or {@link pdkFailure} for `nil, err`
  * (MsgPack:1: Kong 2.x's `plugin.StepError`; ProtoBuf:1: nil, with the error kept only where Kong keeps it,
  * `kong.request.get_raw_body`'s `RawBodyResult.error`). MsgPack:1 applies Kong's result fixups (see
- * {@link fixPdkResult}); ProtoBuf:1 wraps the result into the method's output message as `pb_rpc.lua` does.
+ * Kong's `fix_pdk_result`); ProtoBuf:1 wraps the result into the method's output message as `pb_rpc.lua` does.
  * Over ProtoBuf:1 `args` are the method's input message unwrapped as Kong does it (`bytes` become strings when
  * they are valid UTF-8, `Uint8Array`s otherwise; trailing nils are dropped).
  *
@@ -85,14 +85,26 @@ export interface KongRemotePluginInfo {
 /** Events of {@link KongPluginClient}, for Node's typed `EventEmitter`: each carries one payload object. */
 export interface KongPluginClientEvents {
   /** A `serverPid` notification named a pid this client had not seen (the first, or a restart). */
-  serverPid: [event: { pid: number; previousPid: number | undefined }];
+  serverPid: [
+    event: {
+      /** The pid the server announced. */
+      pid: number;
+      /** The pid seen before, if any. */
+      previousPid: number | undefined;
+    },
+  ];
   /**
    * The instance cache dropped a plugin's instances after `no plugin instance` (a ProtoBuf:1 connection closed
    * without a reply counts), or every instance (`plugin` undefined) after a pid change or
    * {@link KongPluginClient.resetInstances}.
    */
   instancesReset: [
-    event: { plugin: string | undefined; reason: NoPluginInstanceError | 'server-pid' | 'reset' },
+    event: {
+      /** The plugin whose instances were dropped; `undefined` for all of them. */
+      plugin: string | undefined;
+      /** The error that caused it, a pid change, or `resetInstances()`. */
+      reason: NoPluginInstanceError | 'server-pid' | 'reset';
+    },
   ];
 }
 

@@ -11,6 +11,7 @@ export type ConnectFailureKind =
   | 'BadPath'
   | 'ConnectFailed';
 
+/** The code of each {@link ConnectFailureKind}. */
 const CODES = {
   NotFound: 'SOCKET_NOT_FOUND',
   Refused: 'SOCKET_REFUSED',
@@ -20,10 +21,18 @@ const CODES = {
   PermissionDenied: 'SOCKET_CONNECT_PERMISSION_DENIED',
   BadPath: 'SOCKET_BAD_PATH',
   ConnectFailed: 'SOCKET_CONNECT_FAILED',
-} as const satisfies Record<ConnectFailureKind, string>;
+} as const satisfies Record<ConnectFailureKind, SocketConnectErrorCode>;
 
 /** Every code of a {@link SocketConnectError}, one per {@link ConnectFailureKind}. */
-export type SocketConnectErrorCode = (typeof CODES)[ConnectFailureKind];
+export type SocketConnectErrorCode =
+  | 'SOCKET_NOT_FOUND'
+  | 'SOCKET_REFUSED'
+  | 'SOCKET_NOT_A_SOCKET'
+  | 'SOCKET_BUSY'
+  | 'SOCKET_CONNECT_TIMEOUT'
+  | 'SOCKET_CONNECT_PERMISSION_DENIED'
+  | 'SOCKET_BAD_PATH'
+  | 'SOCKET_CONNECT_FAILED';
 
 const DESCRIPTIONS: Record<ConnectFailureKind, string> = {
   NotFound: 'no socket file at the path (server not bound yet, gone, or wrong path)',

@@ -119,7 +119,8 @@ export class UnixSocketPool<C = PoolLease> {
   /**
    * @param address - the server's socket (also named in errors when a `connector` is injected).
    * @param options - see {@link UnixSocketPoolOptions}.
-   * @throws the address errors of {@link resolveAddress}.
+   * @throws the address errors ({@link InvalidSocketPathError}, {@link SocketPathTooLongError},
+   *   {@link UnsupportedPlatformError}).
    */
   constructor(address: SocketAddress, options: UnixSocketPoolOptions<C> = {}) {
     // An injected connector decides what the address means; only the default one needs a valid socket path.

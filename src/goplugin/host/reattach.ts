@@ -118,7 +118,7 @@ export function normalizeReattachConfig(config: unknown, where = 'reattach confi
  * @param text - the variable's value.
  * @returns provider address → normalised configuration.
  * @throws {@link ReattachError} `GOPLUGIN_INVALID_REATTACH_CONFIG` for invalid JSON, a non-object, or any invalid
- *   entry (see {@link normalizeReattachConfig}).
+ *   entry (the same checks as `reattachPlugin`'s).
  * @example
  * ```ts
  * const providers = parseReattachProviders(process.env.TF_REATTACH_PROVIDERS ?? '{}');
