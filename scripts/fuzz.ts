@@ -1,21 +1,27 @@
 /**
- * Longer fuzz runs than CI's: `npm run fuzz -- --runs N [--seed S] [target…]`.
+ * Longer fuzz runs than CI's: `npm run fuzz -- --runs N [--seed S] [--save] [target…]`.
  *
- * Runs every target of test/fuzz/targets.ts (or the named ones) for N inputs each (default 2000) from seed S
+ * Runs every target of test/fuzz/registry.ts (or the named ones) for N inputs each (default 2000) from seed S
  * (default: the current time, printed so a failure can be replayed), and prints per target the inputs tried,
- * the slowest input and the largest heap growth of one input; a failure prints fast-check's report with the
- * shrunk counterexample. Exits 1 when any target failed or an exception escaped to the process.
+ * the time, the slowest input and the largest heap growth of one input; a failure prints fast-check's report
+ * with the shrunk counterexample, and with `--save` appends that counterexample to the target's corpus
+ * (test/fuzz/corpus/<target>.json), which CI replays. Exits 1 when any target failed or an exception escaped
+ * to the process.
  */
-import { FUZZ_TARGETS, type FuzzReport, runFuzzTarget } from '../test/fuzz/targets.js';
+import { addToCorpus } from '../test/fuzz/corpus.js';
+import type { FuzzReport } from '../test/fuzz/harness.js';
+import { runFuzzTarget } from '../test/fuzz/harness.js';
+import { FUZZ_TARGETS } from '../test/fuzz/registry.js';
 
 interface Args {
   runs: number;
   seed: number;
+  save: boolean;
   names: string[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { runs: 2000, seed: Date.now() % 2 ** 31, names: [] };
+  const args: Args = { runs: 2000, seed: Date.now() % 2 ** 31, save: false, names: [] };
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index]!;
     const next = (): number => {
@@ -25,8 +31,9 @@ function parseArgs(argv: readonly string[]): Args {
     };
     if (arg === '--runs') args.runs = next();
     else if (arg === '--seed') args.seed = next();
+    else if (arg === '--save') args.save = true;
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run fuzz -- [--runs N] [--seed S] [target…]\n');
+      process.stdout.write('usage: npm run fuzz -- [--runs N] [--seed S] [--save] [target…]\n');
       process.stdout.write(`targets: ${FUZZ_TARGETS.map((target) => target.name).join(', ')}\n`);
       process.exit(0);
     } else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`);
@@ -56,11 +63,20 @@ for (const target of targets) {
   reports.push(report);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   process.stdout.write(
-    `${report.failed ? 'FAIL' : 'ok  '} ${target.name.padEnd(20)} ${String(report.runs).padStart(7)} inputs  ` +
+    `${report.failed ? 'FAIL' : 'ok  '} ${target.name.padEnd(21)} ${String(report.runs).padStart(8)} inputs  ` +
       `${seconds.padStart(6)} s  slowest ${report.slowest.toFixed(0).padStart(5)} ms  ` +
-      `peak heap growth ${(report.peakHeapGrowth / 1024 / 1024).toFixed(1).padStart(5)} MiB\n`,
+      `peak heap growth ${(report.peakHeapGrowth / 1024 / 1024).toFixed(1).padStart(5)} MiB` +
+      `${report.retried > 0 ? `  (${report.retried} stalled input(s) passed when run again)` : ''}\n`,
   );
   if (report.message !== undefined) process.stdout.write(`${report.message}\n`);
+  if (report.failed && args.save) {
+    const file = addToCorpus(target.name, {
+      name: `${target.name} seed ${args.seed}: rename me after what the input shows`,
+      found: `npm run fuzz -- --runs ${args.runs} --seed ${args.seed} ${target.name}`,
+      input: report.counterexample,
+    });
+    process.stdout.write(`saved the counterexample to ${file}\n`);
+  }
 }
 const total = reports.reduce((sum, report) => sum + report.runs, 0);
 const failed = reports.filter((report) => report.failed);

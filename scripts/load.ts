@@ -1,280 +1,265 @@
 /**
- * Load: `npm run load -- [--connections N] [--requests N] [--streams N] [--stream-requests N] [--only …]`.
+ * Load and soak: `npm run load -- [--connections N] [--requests N] [--streams N] [--stream-requests N] [--only …]`
+ * or `npm run load -- --duration S [--sample-every S] [--warmup S] [--rss-bound MiB] [--connections N] …`.
  *
- * Three scenarios over real Unix sockets, each checking every answer against what was sent:
- * - `rpc-peer`: N concurrent connections (default 256), each an `RpcPeer` making `--requests` sequential echo
- *   requests (default 10,000) to an `RpcPeer` server;
- * - `kong-server`: N concurrent Kong events at a time (`KongPluginClient` with N pooled connections) against a
- *   `KongPluginServer`, `--requests` events per connection; each event is HandleEvent plus two PDK round trips
- *   (the plugin reads a header and sets it back), so a token travels Kong → plugin → Kong;
- * - `goplugin`: `--streams` (default 32) concurrent call streams against a go-plugin KV plugin started with
- *   `startPlugin` (the Go fixture when built, else the TypeScript one), `--stream-requests` Put+Get pairs each
- *   (default `--requests`).
- * Prints requests/s, p50/p99 latency and peak RSS per scenario, and `<n> lost, <n> mismatched`; exits 1 when
- * any answer was lost (rejected) or did not match. Clients and servers share this process (2 cores: the figures
+ * The scenarios (scripts/load-scenarios.ts) run over real Unix sockets and check every answer against what was
+ * sent: `rpc-peer` (RpcPeer echo), `kong-server` (both Kong sides, MsgPack:1) and `goplugin` (go-plugin Put+Get
+ * streams against a plugin process).
+ *
+ * Without `--duration`, each scenario in turn runs `--requests` round trips per connection (default 256
+ * connections × 10,000; go-plugin 32 streams × `--stream-requests`) and prints requests/s, p50/p99 latency and
+ * peak RSS. With `--duration S` (a soak), every scenario runs at once for S seconds (defaults 16 connections,
+ * 8 streams) while RSS, heap and open file descriptors (this process's `/proc/self/fd`, and each child's) are
+ * sampled every `--sample-every` seconds (default 10). After the warm-up (default: a tenth of the run, at least
+ * one sample) they must stay flat: RSS at most `--rss-bound` MiB (default 64) above its value at the end of the
+ * warm-up, every fd count equal to its value then, and, once everything is closed, this process back to the fd
+ * count it had before it opened anything.
+ *
+ * Either way it prints `<n> lost, <n> mismatched` per scenario and exits 1 when any answer was lost (rejected)
+ * or did not match, or a soak bound did not hold. Clients and servers share this process (2 cores: the figures
  * are a floor, not a ceiling).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Client, loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { startPlugin } from '../src/goplugin/index.js';
-import { KongPluginClient, KongPluginServer } from '../src/kong-rpc/index.js';
-import { RpcPeer } from '../src/msgpack-rpc/index.js';
-import { KV_PROTO_DIR, KVPLUGIN } from '../test/fixtures/go/fixtures.js';
+import { type LoadOptions, type RunningScenario, SCENARIOS, type Scenario, Tally } from './load-scenarios.js';
 
-interface Options {
-  connections: number;
+interface Options extends LoadOptions {
   requests: number;
-  streams: number;
   streamRequests: number;
   only: Set<string>;
+  /** Soak length in seconds, or undefined for the fixed-count run. */
+  duration: number | undefined;
+  sampleEvery: number;
+  warmup: number | undefined;
+  rssBound: number;
 }
 
-const SCENARIOS = ['rpc-peer', 'kong-server', 'goplugin'];
+const NAMES = SCENARIOS.map((scenario) => scenario.name);
 
 function parseArgs(argv: readonly string[]): Options {
-  const values: Record<string, number> = { connections: 256, requests: 10_000, streams: 32 };
-  let streamRequests: number | undefined;
+  const values: Record<string, number | undefined> = {};
   const only = new Set<string>();
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index]!;
     const number = (): number => {
       const value = Number(argv[++index]);
-      if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${arg} needs a positive integer`);
+      if (!Number.isFinite(value) || value <= 0) throw new Error(`${arg} needs a positive number`);
       return value;
     };
-    if (arg === '--connections') values.connections = number();
-    else if (arg === '--requests') values.requests = number();
-    else if (arg === '--streams') values.streams = number();
-    else if (arg === '--stream-requests') streamRequests = number();
+    const integer = (): number => {
+      const value = number();
+      if (!Number.isSafeInteger(value)) throw new Error(`${arg} needs a positive integer`);
+      return value;
+    };
+    if (arg === '--connections') values.connections = integer();
+    else if (arg === '--requests') values.requests = integer();
+    else if (arg === '--streams') values.streams = integer();
+    else if (arg === '--stream-requests') values.streamRequests = integer();
+    else if (arg === '--duration') values.duration = number();
+    else if (arg === '--sample-every') values.sampleEvery = number();
+    else if (arg === '--warmup') values.warmup = number();
+    else if (arg === '--rss-bound') values.rssBound = number();
     else if (arg === '--only') {
       const name = argv[++index] ?? '';
-      if (!SCENARIOS.includes(name)) throw new Error(`--only takes one of ${SCENARIOS.join(', ')}`);
+      if (!NAMES.includes(name)) throw new Error(`--only takes one of ${NAMES.join(', ')}`);
       only.add(name);
     } else throw new Error(`unknown option ${arg}`);
   }
+  const soak = values.duration !== undefined;
+  const requests = values.requests ?? 10_000;
   return {
-    connections: values.connections!,
-    requests: values.requests!,
-    streams: values.streams!,
-    streamRequests: streamRequests ?? values.requests!,
-    only: only.size === 0 ? new Set(SCENARIOS) : only,
+    // A soak is about staying flat, not peak throughput: fewer connections, so it can run for long on a
+    // shared machine.
+    connections: values.connections ?? (soak ? 16 : 256),
+    streams: values.streams ?? (soak ? 8 : 32),
+    requests,
+    streamRequests: values.streamRequests ?? requests,
+    only: only.size === 0 ? new Set(NAMES) : only,
+    duration: values.duration,
+    sampleEvery: values.sampleEvery ?? 10,
+    warmup: values.warmup,
+    rssBound: values.rssBound ?? 64,
   };
 }
 
-/** Latencies of one scenario, in ms, with the lost and mismatched counts. */
-class Tally {
-  readonly latencies: Float64Array;
-  count = 0;
-  lost = 0;
-  mismatched = 0;
-  firstProblem: string | undefined;
+const MiB = 1024 * 1024;
 
-  constructor(expected: number) {
-    this.latencies = new Float64Array(expected);
+function report(name: string, shape: string, tally: Tally, seconds: number, expected?: number): boolean {
+  if (expected !== undefined) {
+    const unanswered = expected - tally.count - tally.lost - tally.mismatched;
+    if (unanswered > 0) tally.problem('lost', `${unanswered} never answered`);
   }
+  const rss = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(
+    `${name.padEnd(12)} ${shape}: ${(tally.count / seconds).toFixed(0)} req/s, ` +
+      `p50 ${tally.quantile(0.5).toFixed(2)} ms, p99 ${tally.quantile(0.99).toFixed(2)} ms, ` +
+      `peak RSS ${rss.toFixed(0)} MiB, ${tally.lost} lost, ${tally.mismatched} mismatched ` +
+      `(${tally.count} answered in ${seconds.toFixed(1)} s)\n`,
+  );
+  if (tally.firstProblem !== undefined) process.stdout.write(`  first problem: ${tally.firstProblem}\n`);
+  return tally.lost === 0 && tally.mismatched === 0;
+}
 
-  record(start: number): void {
-    this.latencies[this.count++] = performance.now() - start;
+/** Runs `running`'s workers until `more()` says stop, or for `perWorker` round trips each. */
+async function drive(running: RunningScenario, tally: Tally, more: (seq: number) => boolean): Promise<void> {
+  await Promise.all(
+    Array.from({ length: running.workers }, async (_, worker) => {
+      for (let seq = 0; more(seq); seq++) await running.roundTrip(worker, seq, tally);
+    }),
+  );
+}
+
+async function fixedRun(dir: string, options: Options, scenarios: readonly Scenario[]): Promise<boolean> {
+  let ok = true;
+  for (const scenario of scenarios) {
+    const perWorker = scenario.name === 'goplugin' ? options.streamRequests : options.requests;
+    const running = await scenario.open(dir, options);
+    const expected = running.workers * perWorker;
+    const tally = new Tally(expected);
+    const started = performance.now();
+    await drive(running, tally, (seq) => seq < perWorker);
+    const seconds = (performance.now() - started) / 1000;
+    await running.close();
+    const shape = `${running.shape} × ${perWorker} ${scenario.unit}`;
+    ok = report(scenario.name, shape, tally, seconds, expected) && ok;
   }
+  return ok;
+}
 
-  problem(kind: 'lost' | 'mismatched', detail: string): void {
-    this[kind]++;
-    this.firstProblem ??= `${kind}: ${detail}`;
+/** Open file descriptors of a process (`/proc/<pid>/fd`), or undefined once it is gone. */
+function fdCount(pid: number | 'self'): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
   }
+}
 
-  report(name: string, expected: number, seconds: number, shape: string): boolean {
-    const sorted = this.latencies.subarray(0, this.count).sort();
-    const quantile = (q: number) =>
-      sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-    const unanswered = expected - this.count - this.lost - this.mismatched;
-    if (unanswered > 0) this.problem('lost', `${unanswered} never answered`);
-    const rss = process.resourceUsage().maxRSS / 1024;
+/** Resident set of a child process in MiB (`VmRSS` of `/proc/<pid>/status`). */
+function childRss(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match === null ? undefined : Number(match[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Sample {
+  at: number;
+  rss: number;
+  heap: number;
+  fds: number;
+  children: { pid: number; fds: number | undefined; rss: number | undefined }[];
+  answered: number[];
+}
+
+async function soak(dir: string, options: Options, scenarios: readonly Scenario[]): Promise<boolean> {
+  const duration = options.duration!;
+  const warmup = options.warmup ?? Math.max(options.sampleEvery, duration / 10);
+  const baselineFds = fdCount('self')!;
+  const running: RunningScenario[] = [];
+  for (const scenario of scenarios) running.push(await scenario.open(dir, options));
+  const tallies = running.map(() => new Tally(100_000));
+  const samples: Sample[] = [];
+  const started = performance.now();
+  const sample = (): Sample => {
+    const memory = process.memoryUsage();
+    const taken: Sample = {
+      at: (performance.now() - started) / 1000,
+      rss: memory.rss / MiB,
+      heap: (memory.heapUsed + memory.arrayBuffers) / MiB,
+      fds: fdCount('self')!,
+      children: running
+        .flatMap((r) => r.childPids())
+        .map((pid) => ({ pid, fds: fdCount(pid), rss: childRss(pid) })),
+      answered: tallies.map((tally) => tally.count),
+    };
+    samples.push(taken);
+    const children = taken.children
+      .map((child) => `child ${child.pid}: ${child.fds} fds, ${child.rss?.toFixed(1)} MiB`)
+      .join('; ');
     process.stdout.write(
-      `${name.padEnd(12)} ${shape}: ${(this.count / seconds).toFixed(0)} req/s, ` +
-        `p50 ${quantile(0.5).toFixed(2)} ms, p99 ${quantile(0.99).toFixed(2)} ms, peak RSS ${rss.toFixed(0)} MiB, ` +
-        `${this.lost} lost, ${this.mismatched} mismatched (${this.count} answered in ${seconds.toFixed(1)} s)\n`,
+      `sample ${taken.at.toFixed(0).padStart(4)} s: RSS ${taken.rss.toFixed(1)} MiB, heap ${taken.heap.toFixed(1)} MiB, ` +
+        `${taken.fds} fds${children === '' ? '' : `; ${children}`}; answered ${taken.answered.join(' / ')}\n`,
     );
-    if (this.firstProblem !== undefined) process.stdout.write(`  first problem: ${this.firstProblem}\n`);
-    return this.lost === 0 && this.mismatched === 0;
+    return taken;
+  };
+  process.stdout.write(
+    `soak: ${duration} s of ${scenarios.map((s, i) => `${s.name} (${running[i]!.shape})`).join(', ')}; ` +
+      `sampling every ${options.sampleEvery} s, warm-up ${warmup} s, RSS bound ${options.rssBound} MiB\n`,
+  );
+  sample();
+  const timer = setInterval(sample, options.sampleEvery * 1000);
+  const deadline = started + duration * 1000;
+  await Promise.all(running.map((r, i) => drive(r, tallies[i]!, () => performance.now() < deadline)));
+  clearInterval(timer);
+  const last = sample();
+  const seconds = (performance.now() - started) / 1000;
+  for (const r of running) await r.close();
+  const closedFds = fdCount('self')!;
+
+  let ok = true;
+  scenarios.forEach((scenario, i) => {
+    ok = report(scenario.name, `${running[i]!.shape}, ${scenario.unit}`, tallies[i]!, seconds) && ok;
+  });
+  // The reference is the first sample at the end of the warm-up (connections open, caches and pools filled,
+  // the heap at its working size); every later one is held to it.
+  const reference = samples.find((s) => s.at >= warmup * 0.99) ?? last;
+  const later = samples.filter((s) => s.at > reference.at);
+  const problems: string[] = [];
+  const rssGrowth = Math.max(0, ...later.map((s) => s.rss - reference.rss));
+  if (rssGrowth > options.rssBound) {
+    problems.push(`RSS grew ${rssGrowth.toFixed(1)} MiB after the warm-up (bound ${options.rssBound} MiB)`);
   }
-}
-
-function connect(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(path);
-    socket.once('connect', () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
-
-async function rpcPeerScenario(dir: string, options: Options): Promise<boolean> {
-  const path = join(dir, 'rpc.sock');
-  const serverPeers = new Set<RpcPeer>();
-  const server = createServer((socket) => {
-    const peer = new RpcPeer(socket);
-    peer.handle('echo', (params) => params);
-    serverPeers.add(peer);
-    peer.on('close', () => serverPeers.delete(peer));
-  });
-  server.maxConnections = options.connections * 2;
-  await new Promise<void>((resolve) => server.listen({ path, backlog: options.connections * 2 }, resolve));
-  const total = options.connections * options.requests;
-  const tally = new Tally(total);
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: options.connections }, async (_, connection) => {
-      const peer = new RpcPeer(await connect(path), { requestTimeout: 60_000 });
-      for (let seq = 0; seq < options.requests; seq++) {
-        const token = `${connection}:${seq}`;
-        const start = performance.now();
-        try {
-          const result = (await peer.request('echo', [connection, seq, token])) as unknown[];
-          if (result[0] !== connection || result[1] !== seq || result[2] !== token) {
-            tally.problem('mismatched', `sent ${token}, got ${JSON.stringify(result)}`);
-          } else tally.record(start);
-        } catch (error) {
-          tally.problem('lost', `${token}: ${String(error)}`);
-        }
+  for (const s of later) {
+    if (s.fds !== reference.fds)
+      problems.push(`${s.fds} fds at ${s.at.toFixed(0)} s, ${reference.fds} after warm-up`);
+    s.children.forEach((child, index) => {
+      const before = reference.children[index];
+      if (before !== undefined && child.fds !== before.fds) {
+        problems.push(
+          `child ${child.pid}: ${child.fds} fds at ${s.at.toFixed(0)} s, ${before.fds} after warm-up`,
+        );
       }
-      await peer.close();
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  for (const peer of serverPeers) peer.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return tally.report(
-    'rpc-peer',
-    total,
-    seconds,
-    `${options.connections} connections × ${options.requests} requests`,
-  );
-}
-
-async function kongScenario(dir: string, options: Options): Promise<boolean> {
-  const server = new KongPluginServer({ socketPath: join(dir, 'kong.socket'), serverPid: true });
-  server.addPlugin({
-    name: 'echo',
-    version: '1.0.0',
-    priority: 1,
-    schema: [],
-    create: () => ({
-      async access(kong) {
-        const token = await kong.request.getHeader('x-token');
-        await kong.response.setHeader('x-echo', token ?? '');
-      },
-    }),
-  });
-  const socketPath = await server.listen();
-  const client = new KongPluginClient({
-    socketPath,
-    maxConnections: options.connections,
-    poolSize: options.connections,
-    timeout: 60_000,
-  });
-  const total = options.connections * options.requests;
-  const tally = new Tally(total);
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: options.connections }, async (_, worker) => {
-      for (let seq = 0; seq < options.requests; seq++) {
-        const token = `${worker}:${seq}`;
-        let echoed: unknown;
-        const start = performance.now();
-        try {
-          await client.runEvent('echo', {}, 'access', (method, args) => {
-            if (method === 'kong.request.get_header') return args[0] === 'x-token' ? token : undefined;
-            if (method === 'kong.response.set_header' && args[0] === 'x-echo') echoed = args[1];
-            return undefined;
-          });
-          if (echoed !== token) tally.problem('mismatched', `sent ${token}, got ${String(echoed)}`);
-          else tally.record(start);
-        } catch (error) {
-          tally.problem('lost', `${token}: ${String(error)}`);
-        }
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  await client.close();
-  await server.close();
-  return tally.report(
-    'kong-server',
-    total,
-    seconds,
-    `${options.connections} connections × ${options.requests} events (3 round trips each)`,
-  );
-}
-
-async function goPluginScenario(options: Options): Promise<boolean> {
-  const go = existsSync(KVPLUGIN);
-  const command = go ? KVPLUGIN : process.execPath;
-  const args = go
-    ? []
-    : ['--import', 'tsx', join(import.meta.dirname, '..', 'test/fixtures/goplugin/ts-kv-plugin.ts')];
-  const plugin = await startPlugin({
-    command,
-    args,
-    magicCookieKey: 'BASIC_PLUGIN',
-    magicCookieValue: 'hello',
-    startTimeout: 60_000,
-  });
-  const definition = loadSync(join(KV_PROTO_DIR, 'kv.proto'), { keepCase: true });
-  const KV = (loadPackageDefinition(definition) as unknown as { proto: { KV: ServiceClientConstructor } })
-    .proto.KV;
-  const kv = plugin.makeClient(KV) as Client &
-    Record<
-      string,
-      (request: object, done: (error: Error | null, reply?: { value?: Buffer }) => void) => void
-    >;
-  const call = (method: 'Put' | 'Get', request: object) =>
-    new Promise<{ value?: Buffer } | undefined>((resolve, reject) => {
-      kv[method]!.call(kv, request, (error, reply) => (error ? reject(error) : resolve(reply)));
     });
-  const total = options.streams * options.streamRequests;
-  const tally = new Tally(total);
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: options.streams }, async (_, stream) => {
-      for (let seq = 0; seq < options.streamRequests; seq++) {
-        const key = `s${stream}-${seq % 64}`;
-        const token = `${stream}:${seq}`;
-        const start = performance.now();
-        try {
-          await call('Put', { key, value: Buffer.from(token) });
-          const reply = await call('Get', { key });
-          if (reply?.value?.toString() !== token) {
-            tally.problem('mismatched', `put ${token}, got ${String(reply?.value)}`);
-          } else tally.record(start);
-        } catch (error) {
-          tally.problem('lost', `${token}: ${String(error)}`);
-        }
-      }
-    }),
+  }
+  if (closedFds !== baselineFds)
+    problems.push(`${closedFds} fds after closing everything, ${baselineFds} before opening`);
+  const childRssGrowth = Math.max(
+    0,
+    ...later.flatMap((s) =>
+      s.children.map((child, index) => (child.rss ?? 0) - (reference.children[index]?.rss ?? 0)),
+    ),
   );
-  const seconds = (performance.now() - started) / 1000;
-  // kill() closes the channel kv shares (closing kv first would close it under the plugin client).
-  await plugin.kill();
-  return tally.report(
-    'goplugin',
-    total,
-    seconds,
-    `${options.streams} streams × ${options.streamRequests} Put+Get (${go ? 'Go' : 'TypeScript'} plugin)`,
+  process.stdout.write(
+    `soak: RSS ${reference.rss.toFixed(1)} MiB after warm-up, ${last.rss.toFixed(1)} MiB at the end, ` +
+      `largest growth ${rssGrowth.toFixed(1)} MiB (bound ${options.rssBound}); fds ${reference.fds} → ` +
+      `${last.fds} (closed: ${closedFds}, before: ${baselineFds}); children: largest RSS growth ` +
+      `${childRssGrowth.toFixed(1)} MiB, fds ${reference.children.map((c) => c.fds).join('/')} → ` +
+      `${last.children.map((c) => c.fds).join('/')}\n`,
   );
+  for (const problem of problems.slice(0, 10)) process.stdout.write(`  soak problem: ${problem}\n`);
+  process.stdout.write(problems.length === 0 ? 'soak: flat\n' : 'soak: NOT FLAT\n');
+  return ok && problems.length === 0;
 }
 
 const options = parseArgs(process.argv.slice(2));
+const scenarios = SCENARIOS.filter((scenario) => options.only.has(scenario.name));
 const dir = mkdtempSync(join(tmpdir(), 'pw-load-'));
 let ok = true;
 try {
-  if (options.only.has('rpc-peer')) ok = (await rpcPeerScenario(dir, options)) && ok;
-  if (options.only.has('kong-server')) ok = (await kongScenario(dir, options)) && ok;
-  if (options.only.has('goplugin')) ok = (await goPluginScenario(options)) && ok;
+  ok =
+    options.duration === undefined
+      ? await fixedRun(dir, options, scenarios)
+      : await soak(dir, options, scenarios);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-process.stdout.write(ok ? 'load: 0 lost, 0 mismatched\n' : 'load: FAILED (lost or mismatched responses)\n');
+process.stdout.write(
+  ok
+    ? 'load: 0 lost, 0 mismatched\n'
+    : 'load: FAILED (lost or mismatched responses, or a soak bound broken)\n',
+);
 process.exit(ok ? 0 : 1);

@@ -55,6 +55,19 @@ function luaType(value: JsonValue | undefined): string {
   return typeof value;
 }
 
+/**
+ * A plugin name for a message. `Name` is whatever the dump holds: a table decoded by {@link decodeJson} has a
+ * null prototype, so `String()` of it throws; JSON text never does.
+ */
+function nameText(name: unknown): string {
+  if (typeof name === 'string') return name;
+  try {
+    return JSON.stringify(name) ?? String(name);
+  } catch {
+    return `(a ${typeof name})`;
+  }
+}
+
 function isTable(value: JsonValue | undefined): value is JsonValue[] | { [key: string]: JsonValue } {
   return typeof value === 'object' && value !== null;
 }
@@ -160,7 +173,7 @@ export function parseDump(stdout: string, options: ParseDumpOptions = {}): DumpR
         'dump-extra-plugins',
         'warning',
         'resolver',
-        `the dump lists ${plugins.length} plugins; Kong ${profile} registers only the first (${String(plugins[0]?.Name)}); give each plugin its own pluginserver_names entry`,
+        `the dump lists ${plugins.length} plugins; Kong ${profile} registers only the first (${nameText(plugins[0]?.Name)}); give each plugin its own pluginserver_names entry`,
       ),
     );
   }
@@ -204,7 +217,8 @@ export interface CollectedPlugins {
  * (`Kong/kong: kong/runloop/plugin_servers/process.lua`). ≤ 3.8 keeps the **first** server for a name and logs
  * `Duplicate plugin name [<plugin>] by <server1> and <server2>`; 3.9+ keeps the **last**, silently
  * (`available_external_plugins[plugin_info.name] = plugin_info`). Either way a `plugin-duplicate-name`
- * warning says which one won.
+ * warning says which one won. A plugin whose `Name` is not a string is left out with a `plugin-name-not-string`
+ * warning (no `plugins` entry can name it).
  *
  * @param dumps - each server's dump, in server order.
  * @param options - the Kong version; default `'3.9'`.
@@ -223,7 +237,21 @@ export function collectPlugins(dumps: readonly ServerDump[], options: CollectOpt
   const warnings: Diagnostic[] = [];
   for (const { server, dump } of dumps) {
     for (const info of dump.registered) {
-      const name = String(info.Name);
+      const name = info.Name;
+      if (typeof name !== 'string') {
+        // Kong keys its table by the Lua value (`available_external_plugins[plugin_info.name]`,
+        // `Kong/kong: kong/runloop/plugin_servers/process.lua`) and `plugins` entries are strings, so a plugin
+        // with a non-string name can never be enabled.
+        warnings.push(
+          diagnostic(
+            'plugin-name-not-string',
+            'warning',
+            'resolver',
+            `server ${server} names a plugin ${nameText(name)}, which is not a string; no plugins entry can enable it`,
+          ),
+        );
+        continue;
+      }
       const earlier = plugins.get(name);
       if (earlier !== undefined) {
         const message = keepLast

@@ -198,6 +198,9 @@ export class KongPluginClient extends EventEmitter<KongPluginClientEvents> {
     if (typeof options?.socketPath !== 'string' || options.socketPath === '') {
       throw new KongRpcUsageError('socketPath must be a non-empty string');
     }
+    if (options.connect !== undefined && typeof options.connect !== 'function') {
+      throw new KongRpcUsageError('connect must be a function that opens one connection');
+    }
     this.timeout = positive('timeout', options.timeout, 60_000);
     this.retries = count('retries', options.retries, 1);
     const protocol = options.protocol ?? 'MsgPack:1';

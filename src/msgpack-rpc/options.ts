@@ -53,7 +53,7 @@ export interface RpcPeerOptions extends CodecOptions {
   closeTimeout?: number;
   /** Request handlers to register at construction (as `handle(method, fn)` for each entry). */
   handlers?: Readonly<Record<string, RequestHandler>>;
-  /** Notification handlers to register at construction (as `onNotification(method, fn)` for each entry). */
+  /** Notification handlers to register at construction (as `handleNotification(method, fn)` for each entry). */
   notificationHandlers?: Readonly<Record<string, NotificationHandler>>;
   /**
    * A codec to use instead of one built from the codec options (share one between many peers with the same

@@ -166,4 +166,34 @@ describe('collectPlugins', () => {
     expect(plugins.get('p')).toMatchObject({ server: 'b', protocol: 'ProtoBuf:1' });
     expect(warnings.map((w) => w.code)).toEqual(['plugin-duplicate-name']);
   });
+
+  it('leaves out a plugin whose Name is not a string, with a warning (fuzz finding)', () => {
+    const dump = parseDump('[{"Name":{}},{"Name":1}]', { kongVersion: '3.8' });
+    const { plugins, warnings } = collectPlugins([{ server: 'a', dump }], { kongVersion: '3.8' });
+    expect(plugins.size).toBe(0);
+    expect(warnings.map((w) => [w.code, w.message])).toEqual([
+      [
+        'plugin-name-not-string',
+        'server a names a plugin {}, which is not a string; no plugins entry can enable it',
+      ],
+      [
+        'plugin-name-not-string',
+        'server a names a plugin 1, which is not a string; no plugins entry can enable it',
+      ],
+    ]);
+  });
+});
+
+describe('fuzz findings (test/fuzz/corpus/kong-conf-dump.json)', () => {
+  it('kong-conf-dump #1: a table Name before a second plugin gets dump-extra-plugins, not a TypeError', () => {
+    // `String()` of a null-prototype object threw `Cannot convert object to primitive value`.
+    const dump = parseDump('{"Protocol":"MsgPack:1","Plugins":[{"Name":{}},{}]}');
+    expect(dump.registered).toHaveLength(1);
+    expect(dump.warnings.map((w) => [w.code, w.message])).toEqual([
+      [
+        'dump-extra-plugins',
+        'the dump lists 2 plugins; Kong 3.9 registers only the first ({}); give each plugin its own pluginserver_names entry',
+      ],
+    ]);
+  });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KongPluginClient } from '../../src/kong-rpc/client.js';
 import {
@@ -351,15 +352,42 @@ describe('KongPluginClient over an injected connection (in-memory duplex)', () =
     expect(connects).toBe(1);
     expect(client.connections).toBe(1);
   });
+});
 
-  it('turns a failing connect into KongConnectError', async () => {
-    const client = new KongPluginClient({
-      socketPath: 'memory',
-      connect: () => Promise.reject(new Error('no server here')),
-    });
+describe('KongPluginClient connect option', () => {
+  it('opens each pooled connection with connect(), never touching socketPath', async () => {
+    const opened: RpcPeer[] = [];
+    const connect = async () => {
+      const [kongSide, serverSide] = createMemoryDuplexPair();
+      const peer = new RpcPeer(serverSide, { ...KONG_PEER_OPTIONS });
+      peer.handle('plugin.GetStatus', () => ({ Plugins: {} }));
+      opened.push(peer);
+      return kongSide;
+    };
+    const client = new KongPluginClient({ socketPath: '/nonexistent/memory.socket', connect });
+    cleanups.push(() => client.close());
+    await Promise.all([client.getStatus(), client.getStatus()]);
+    expect(opened).toHaveLength(2);
+    // Both went back to the pool: the next call reuses one.
+    await client.getStatus();
+    expect(opened).toHaveLength(2);
+    expect(client.connections).toBe(2);
+    await client.close();
+    expect(client.connections).toBe(0);
+  });
+
+  it('reports a rejected connect() as KongConnectError with the cause', async () => {
+    const refused = new Error('no route');
+    const client = new KongPluginClient({ socketPath: 'memory', connect: () => Promise.reject(refused) });
     cleanups.push(() => client.close());
     const error = await client.getStatus().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(KongConnectError);
-    expect((error as Error).cause).toMatchObject({ message: 'no server here' });
+    expect(error).toMatchObject({ code: 'KONG_RPC_CONNECT', socketPath: 'memory', cause: refused });
+  });
+
+  it('refuses a connect that is not a function', () => {
+    expect(
+      () => new KongPluginClient({ socketPath: 'memory', connect: 'x' as unknown as () => Promise<Duplex> }),
+    ).toThrow(KongRpcUsageError);
   });
 });

@@ -112,6 +112,14 @@ export function normalizeReattachConfig(config: unknown, where = 'reattach confi
 }
 
 /**
+ * Sets an own property whatever the key: `out[key] = value` with the key `__proto__` would replace the object's
+ * prototype instead, losing that provider (JSON.parse keeps `"__proto__"` as an ordinary key).
+ */
+function setOwn<T>(out: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
  * Parses Terraform's `TF_REATTACH_PROVIDERS`: a JSON object keyed by provider address, each value
  * `{"Protocol":"grpc","ProtocolVersion":6,"Pid":123,"Test":true,"Addr":{"Network":"unix","String":"/tmp/plugin1"}}`.
  *
@@ -143,7 +151,7 @@ export function parseReattachProviders(text: string): Record<string, ReattachCon
     if (typeof entry !== 'object' || entry === null || !('Addr' in entry)) {
       throw invalid(`TF_REATTACH_PROVIDERS entry for ${JSON.stringify(provider)} is not a reattach config`);
     }
-    out[provider] = normalizeReattachConfig(entry, provider);
+    setOwn(out, provider, normalizeReattachConfig(entry, provider));
   }
   return out;
 }
@@ -158,13 +166,13 @@ export function parseReattachProviders(text: string): Record<string, ReattachCon
 export function formatReattachProviders(providers: Readonly<Record<string, ReattachConfig>>): string {
   const out: Record<string, TerraformReattachConfig> = {};
   for (const [provider, config] of Object.entries(providers)) {
-    out[provider] = {
+    setOwn(out, provider, {
       Protocol: config.protocol,
       ProtocolVersion: config.protocolVersion,
       Pid: config.pid ?? 0,
       Test: config.test ?? false,
       Addr: { Network: config.addr.network, String: config.addr.address },
-    };
+    });
   }
   return JSON.stringify(out);
 }

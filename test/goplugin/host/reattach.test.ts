@@ -110,3 +110,21 @@ describe('reattach configurations', () => {
     );
   });
 });
+
+describe('fuzz findings (test/fuzz/corpus/goplugin-reattach.json)', () => {
+  it('goplugin-reattach #1: a provider named __proto__ is an own key, not the prototype of the result', () => {
+    const text =
+      '{"__proto__":{"Protocol":"grpc","ProtocolVersion":1,"Addr":{"Network":"unix","String":" "}},"p":' +
+      '{"Protocol":"grpc","ProtocolVersion":6,"Addr":{"Network":"unix","String":"/x"}}}';
+    const providers = parseReattachProviders(text);
+    expect(Object.getPrototypeOf(providers)).toBe(Object.prototype);
+    expect(Object.keys(providers)).toEqual(['__proto__', 'p']);
+    expect(Object.getOwnPropertyDescriptor(providers, '__proto__')?.value).toEqual({
+      protocol: 'grpc',
+      protocolVersion: 1,
+      addr: { network: 'unix', address: ' ' },
+    });
+    // And back: formatReattachProviders writes it as a key too.
+    expect(Object.keys(JSON.parse(formatReattachProviders(providers)))).toEqual(['__proto__', 'p']);
+  });
+});
