@@ -14,4 +14,3 @@ export {
   type KongRunEventOptions,
   type KongTerminalCall,
 } from '../client.js';
-export { KONG_PROTOCOLS } from '../protocol.js';
