@@ -127,24 +127,6 @@ export class KongStepError extends KongRpcError {
 }
 
 /**
- * Another live plugin server already answers on the socket path, so {@link KongPluginServer.listen} refuses to
- * take it over (a stale socket file with nobody behind it is removed instead).
- *
- * Code `KONG_RPC_SOCKET_IN_USE`.
- */
-export class KongSocketInUseError extends KongRpcError {
-  declare readonly code: 'KONG_RPC_SOCKET_IN_USE';
-  /** The socket path. */
-  readonly socketPath: string;
-
-  /** @param socketPath - the socket path another server answers on. */
-  constructor(socketPath: string) {
-    super('KONG_RPC_SOCKET_IN_USE', `another plugin server answers on ${socketPath}`);
-    this.socketPath = socketPath;
-  }
-}
-
-/**
  * {@link KongPluginServer.listen} could not create its socket: the directory is missing, read-only, full
  * (`ENOSPC`) or not writable by this user, or the stale socket at the path could not be inspected.
  *

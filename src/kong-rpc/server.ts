@@ -22,7 +22,6 @@ import {
   KongRpcUsageError,
   KongServerClosedError,
   KongServerListeningError,
-  KongSocketInUseError,
 } from './errors.js';
 import { type EventHooks, ServerEvent, type StepData, safeText } from './event.js';
 import { InstanceRegistry, MAX_INSTANCE_ID, status } from './instances.js';
@@ -321,7 +320,7 @@ export class KongPluginServer {
    *
    * @param options - overrides of the constructor's `socketPath` and `prefix` (the command line uses them).
    * @returns the socket path.
-   * @throws {@link KongSocketInUseError} when another server answers on the path; {@link KongRpcUsageError} when
+   * @throws the socket module's `SocketInUseError` (`SOCKET_IN_USE`) when another server answers on the path; {@link KongRpcUsageError} when
    *   the path is a symlink, exists and is not a socket, or is too long; {@link KongServerClosedError},
    *   {@link KongServerListeningError};
    *   {@link KongListenError} (with the system `errno`: `EACCES`, `EROFS`, `ENOSPC`, …) when the socket cannot be
@@ -536,7 +535,8 @@ export class KongPluginServer {
 /** The Kong layer's error for a failed listen: in use, a bad path (configuration), or a system error. */
 function kongListenError(path: string, error: unknown): KongRpcError {
   if (error instanceof KongRpcError) return error;
-  if (error instanceof SocketInUseError) return new KongSocketInUseError(path);
+  // Another server answering on the path is the socket module's SocketInUseError: one class for one concept.
+  if (error instanceof SocketInUseError) return error;
   // What is at the path, or the path itself, is a configuration error; a system error keeps its errno.
   if (
     error instanceof SocketPathIsSymlinkError ||

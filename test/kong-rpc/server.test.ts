@@ -3,14 +3,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  KongEventClosedError,
-  KongRpcUsageError,
-  KongSocketInUseError,
-  KongStepError,
-} from '../../src/kong-rpc/errors.js';
+import { KongEventClosedError, KongRpcUsageError, KongStepError } from '../../src/kong-rpc/errors.js';
 import type { KongPdk } from '../../src/kong-rpc/pdk.js';
 import { KongPluginServer } from '../../src/kong-rpc/server.js';
+import { SocketInUseError } from '../../src/socket/index.js';
 import { type Harness, startHarness } from './harness.js';
 
 let harness: Harness | undefined;
@@ -397,7 +393,7 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
     );
     const path = harness.socketPath;
     const rival = new KongPluginServer({ socketPath: path });
-    await expect(rival.listen()).rejects.toBeInstanceOf(KongSocketInUseError);
+    await expect(rival.listen()).rejects.toBeInstanceOf(SocketInUseError);
     await harness.server.close();
     expect(existsSync(path)).toBe(false);
 

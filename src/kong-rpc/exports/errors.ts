@@ -15,7 +15,6 @@ export {
   KongSequenceError,
   KongServerClosedError,
   KongServerListeningError,
-  KongSocketInUseError,
   KongStepError,
   NoPluginInstanceError,
 } from '../errors.js';
