@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KongPluginClient, type KongProtocol } from '../src/kong-rpc/index.js';
 import { encodeFrame, FrameReader } from '../src/kong-rpc/protobuf/framing.js';
-import { KONG_PROFILE, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { KONG_PEER_OPTIONS, RpcPeer } from '../src/msgpack-rpc/index.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = join(benchDir, '..');
@@ -136,7 +136,7 @@ async function main() {
   };
   const rpcSocket = createConnection(sockets.rpcEcho);
   await new Promise((resolve) => rpcSocket.once('connect', resolve));
-  const echo = new RpcPeer(rpcSocket, KONG_PROFILE);
+  const echo = new RpcPeer(rpcSocket, KONG_PEER_OPTIONS);
   const stepParams = [{ EventId: 0, Data: 'example.com' }];
   const frameEcho = await frameEchoClient(sockets.frameEcho);
 

@@ -12,7 +12,7 @@
 import { createServer } from 'node:net';
 import { type KongPdk, KongPluginServer, type KongProtocol } from '../src/kong-rpc/index.js';
 import { encodeFrame, FrameReader } from '../src/kong-rpc/protobuf/framing.js';
-import { KONG_PROFILE, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { KONG_PEER_OPTIONS, RpcPeer } from '../src/msgpack-rpc/index.js';
 
 const [kind, ...rest] = process.argv.slice(2);
 
@@ -41,7 +41,7 @@ if (kind === 'kong') {
   stop = () => server.close();
 } else if (kind === 'rpc-echo') {
   stop = await listen(rest[0] as string, (socket) => {
-    const peer = new RpcPeer(socket, KONG_PROFILE);
+    const peer = new RpcPeer(socket, KONG_PEER_OPTIONS);
     peer.handleUnknown((_method, params) => params[0]);
   });
 } else if (kind === 'frame-echo') {

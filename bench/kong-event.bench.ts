@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { KongPluginClient } from '../src/kong-rpc/index.js';
-import { KONG_PROFILE, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { KONG_PEER_OPTIONS, RpcPeer } from '../src/msgpack-rpc/index.js';
 import { childCpu, cpuNow, probedSpawn } from './cpu.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -112,7 +112,7 @@ async function main() {
   const reference = new KongPluginClient({ socketPath: join(dir, 'js.sock'), connectRetry: 20_000 });
   const socket = createConnection(echoSocket);
   await new Promise((resolve) => socket.once('connect', resolve));
-  const echo = new RpcPeer(socket, KONG_PROFILE);
+  const echo = new RpcPeer(socket, KONG_PEER_OPTIONS);
   const codec = await codecOnlyClient(codecSocket);
   const stepParams = [{ EventId: 0, Data: 'example.com' }];
 

@@ -9,7 +9,7 @@
 import { createServer } from 'node:net';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { type KongPdk, KongPluginServer } from '../src/kong-rpc/index.js';
-import { KONG_PROFILE, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { KONG_PEER_OPTIONS, RpcPeer } from '../src/msgpack-rpc/index.js';
 
 const [kongSocket, echoSocket, codecSocket] = process.argv.slice(2);
 if (kongSocket === undefined || echoSocket === undefined || codecSocket === undefined)
@@ -30,7 +30,7 @@ server.addPlugin({
 await server.listen();
 
 const echo = createServer((socket) => {
-  const peer = new RpcPeer(socket, KONG_PROFILE);
+  const peer = new RpcPeer(socket, KONG_PEER_OPTIONS);
   peer.handleUnknown((_method, params) => params[0]);
 });
 await new Promise<void>((resolve) => echo.listen(echoSocket, resolve));

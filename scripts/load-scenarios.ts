@@ -96,7 +96,7 @@ const rpcPeer: Scenario = {
       const peer = new RpcPeer(socket);
       peer.handle('echo', (params) => params);
       serverPeers.add(peer);
-      peer.onClose(() => serverPeers.delete(peer));
+      peer.on('close', () => serverPeers.delete(peer));
     });
     server.maxConnections = options.connections * 2;
     await new Promise<void>((resolve) => server.listen({ path, backlog: options.connections * 2 }, resolve));

@@ -296,9 +296,11 @@ async function kvRoundTrip(): Promise<void> {
     magicCookieValue: 'hello',
     autoMTLS: true,
     startTimeout: 60_000,
-    logger: (entry) => {
-      if (entry.origin === 'plugin')
-        out(`  plugin log [${entry.level}] ${entry.message} ${short(entry.fields)}`);
+    logger: {
+      // The plugin's hclog lines arrive at their own level, with the plugin's fields and `origin: 'plugin'`.
+      info: (message, fields) => {
+        if (fields?.origin === 'plugin') out(`  plugin log [info] ${message} ${short(fields)}`);
+      },
     },
   });
   resources.push(() => plugin.kill());

@@ -4,8 +4,10 @@
  */
 import {
   type Handshake,
+  type LogFields,
+  type Logger,
+  type LogLevel,
   type PluginClient,
-  type PluginLogEntry,
   PluginStartError,
   startPlugin,
 } from '../goplugin/index.js';
@@ -51,11 +53,28 @@ function parseCookie(text: string | undefined): [string, string] {
   return [text.slice(0, equals), text.slice(equals + 1)];
 }
 
-function logLine(entry: PluginLogEntry): string {
-  const fields = Object.entries(entry.fields)
+/** One entry the probe's logger received. */
+interface ProbeLogEntry {
+  level: LogLevel;
+  message: string;
+  fields: LogFields;
+}
+
+function recordingLogger(entries: ProbeLogEntry[]): Required<Logger> {
+  const at =
+    (level: LogLevel) =>
+    (message: string, fields: LogFields = {}): void => {
+      entries.push({ level, message, fields });
+    };
+  return { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+function logLine(entry: ProbeLogEntry): string {
+  const { origin, plugin, timestamp: _timestamp, raw: _raw, ...rest } = entry.fields;
+  const fields = Object.entries(rest)
     .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
     .join(' ');
-  return `[${entry.level.toUpperCase()}] ${entry.origin} ${entry.name}: ${entry.message}${fields ? ` ${fields}` : ''}`;
+  return `[${entry.level.toUpperCase()}] ${String(origin)} ${String(plugin)}: ${entry.message}${fields ? ` ${fields}` : ''}`;
 }
 
 function handshakeJson(handshake: Handshake | undefined): Record<string, unknown> | undefined {
@@ -87,7 +106,7 @@ export const gopluginProbeCommand: Command = {
     const [command, ...commandArgs] = positionals;
     if (command === undefined) throw new UsageError('the plugin command is missing: put it after --');
 
-    const logs: PluginLogEntry[] = [];
+    const logs: ProbeLogEntry[] = [];
     const stdio: string[] = [];
     progress(io, `starting ${command}`);
     let client: PluginClient;
@@ -101,7 +120,7 @@ export const gopluginProbeCommand: Command = {
         autoMTLS: values['auto-mtls'] === true,
         startTimeout: timeout,
         logLevel: 'trace',
-        logger: (entry) => logs.push(entry),
+        logger: recordingLogger(logs),
         stdout: (data) => stdio.push(`stdout: ${data.toString('utf8').trimEnd()}`),
         stderr: (data) => stdio.push(`stderr: ${data.toString('utf8').trimEnd()}`),
       });
@@ -141,7 +160,7 @@ export const gopluginProbeCommand: Command = {
           healthy,
           health,
           reflection,
-          logs: logs.map((entry) => ({ ...entry, timestamp: entry.timestamp?.toISOString() })),
+          logs,
           stdio,
           exit,
         })}\n`,

@@ -1,7 +1,6 @@
 /** `pluginwire kong-conf <file>`: the plugin servers a kong.conf resolves to, and every warning with its line. */
 import { readFileSync } from 'node:fs';
 import {
-  DEFAULT_KONG_VERSION,
   type Diagnostic,
   KongConfStartupError,
   KongConfVersionError,
@@ -9,6 +8,7 @@ import {
   parseKongConf,
   resolvePluginServers,
 } from '../kong-conf/index.js';
+import { DEFAULT_KONG_VERSION } from '../kong-conf/versions.js';
 import { table } from './handshake.js';
 import { type CliIo, type Command, CommandError, parseCommandArgs, UsageError } from './io.js';
 

@@ -1,12 +1,8 @@
 /** `pluginwire kong-probe <socket>`: what a running Kong plugin server answers, over the protocol it speaks. */
 import { readFileSync } from 'node:fs';
 import { parseDump } from '../kong-conf/index.js';
-import {
-  KONG_PROTOCOLS,
-  KongPluginClient,
-  type KongProtocol,
-  type KongRemotePluginInfo,
-} from '../kong-rpc/index.js';
+import { KongPluginClient, type KongProtocol, type KongRemotePluginInfo } from '../kong-rpc/index.js';
+import { KONG_PROTOCOLS } from '../kong-rpc/protocol.js';
 import { table } from './handshake.js';
 import {
   type CliIo,

@@ -1,7 +1,12 @@
 import type { ChannelCredentials, ChannelOptions, Server, ServerCredentials } from '@grpc/grpc-js';
 import { Server as GrpcServer } from '@grpc/grpc-js';
-import { BrokerError } from './errors.js';
-import type { Logger } from './hclog.js';
+import type { Logger } from '../logger.js';
+import {
+  BrokerClosedError,
+  BrokerDuplicateIdError,
+  BrokerTimeoutError,
+  BrokerUnknownNetworkError,
+} from './errors.js';
 import type { BoundListener } from './listen.js';
 
 /** `plugin.ConnInfo` as proto-loader decodes it (keepCase). */
@@ -79,7 +84,7 @@ export interface BrokerSettings {
   /** Binds a new server by the main listener's rules. */
   bind: (server: Server) => Promise<BoundListener>;
   /** Log sink. */
-  logger: Logger;
+  logger: Required<Logger>;
   /** How long dial waits for connection info and received info waits for a dial; default 5000 (Go's). */
   timeout?: number;
 }
@@ -140,7 +145,7 @@ export class GRPCBroker {
    * @param id - the broker id (usually from {@link nextId}, sent to the peer in an application call).
    * @param register - adds services to the new server.
    * @returns the running server.
-   * @throws {@link BrokerError} `GOPLUGIN_BROKER_CLOSED`, or `GOPLUGIN_BROKER_TIMEOUT` when the host never opened
+   * @throws {@link BrokerClosedError}, or {@link BrokerTimeoutError} when the host never opened
    *   the broker stream.
    */
   async accept(id: number, register: (server: Server) => void): Promise<BrokerServer> {
@@ -164,7 +169,7 @@ export class GRPCBroker {
     this.#servers.add(brokered);
     if (this.#closed) {
       await brokered.close();
-      throw new BrokerError('GOPLUGIN_BROKER_CLOSED', 'the broker is closed');
+      throw new BrokerClosedError('the broker is closed');
     }
     stream.write({ service_id: id, network: listener.network, address: listener.address });
     this.#settings.logger.trace('broker: accepting', {
@@ -180,7 +185,7 @@ export class GRPCBroker {
    *
    * @param id - the broker id the peer accepted.
    * @returns target, credentials and options for a grpc-js client.
-   * @throws {@link BrokerError} `GOPLUGIN_BROKER_TIMEOUT` (`timeout waiting for connection info`),
+   * @throws {@link BrokerTimeoutError} (`timeout waiting for connection info`),
    *   `GOPLUGIN_BROKER_UNKNOWN_NETWORK`, `GOPLUGIN_BROKER_DUPLICATE_ID`, `GOPLUGIN_BROKER_CLOSED`.
    * @example
    * ```ts
@@ -189,7 +194,7 @@ export class GRPCBroker {
    * ```
    */
   async dial(id: number): Promise<BrokerConnection> {
-    if (this.#closed) throw new BrokerError('GOPLUGIN_BROKER_CLOSED', 'the broker is closed');
+    if (this.#closed) throw new BrokerClosedError('the broker is closed');
     const ready = this.#received.get(id);
     let info: ConnInfo;
     if (ready !== undefined) {
@@ -198,22 +203,19 @@ export class GRPCBroker {
       info = ready.info;
     } else {
       if (this.#dialers.has(id)) {
-        throw new BrokerError('GOPLUGIN_BROKER_DUPLICATE_ID', `broker id ${id} is already being dialled`);
+        throw new BrokerDuplicateIdError(`broker id ${id} is already being dialled`);
       }
       info = await new Promise<ConnInfo>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.#dialers.delete(id);
-          reject(
-            new BrokerError('GOPLUGIN_BROKER_TIMEOUT', `timeout waiting for connection info (id ${id})`),
-          );
+          reject(new BrokerTimeoutError(`timeout waiting for connection info (id ${id})`));
         }, this.#timeout);
         timer.unref();
         this.#dialers.set(id, { resolve, reject, timer });
       });
     }
     if (info.network !== 'unix' && info.network !== 'tcp') {
-      throw new BrokerError(
-        'GOPLUGIN_BROKER_UNKNOWN_NETWORK',
+      throw new BrokerUnknownNetworkError(
         `unknown address type ${JSON.stringify(info.network)} for ${JSON.stringify(info.address)}`,
       );
     }
@@ -235,7 +237,7 @@ export class GRPCBroker {
       this.#received.clear();
       for (const [, dialer] of this.#dialers) {
         clearTimeout(dialer.timer);
-        dialer.reject(new BrokerError('GOPLUGIN_BROKER_CLOSED', 'the broker closed while waiting'));
+        dialer.reject(new BrokerClosedError('the broker closed while waiting'));
       }
       this.#dialers.clear();
       try {
@@ -270,19 +272,18 @@ export class GRPCBroker {
   }
 
   #waitForStream(): Promise<BrokerStream> {
-    if (this.#closed)
-      return Promise.reject(new BrokerError('GOPLUGIN_BROKER_CLOSED', 'the broker is closed'));
+    if (this.#closed) return Promise.reject(new BrokerClosedError('the broker is closed'));
     if (this.#stream !== undefined) return Promise.resolve(this.#stream);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#streamWaiters = this.#streamWaiters.filter((w) => w !== wake);
-        reject(new BrokerError('GOPLUGIN_BROKER_TIMEOUT', 'the host never opened the broker stream'));
+        reject(new BrokerTimeoutError('the host never opened the broker stream'));
       }, this.#timeout);
       timer.unref();
       const wake = () => {
         clearTimeout(timer);
         if (this.#stream !== undefined && !this.#closed) resolve(this.#stream);
-        else reject(new BrokerError('GOPLUGIN_BROKER_CLOSED', 'the broker is closed'));
+        else reject(new BrokerClosedError('the broker is closed'));
       };
       this.#streamWaiters.push(wake);
     });

@@ -1,4 +1,4 @@
-import { HandshakeError } from './errors.js';
+import { handshakeError } from './errors.js';
 import { DEFAULT_MAX_LINE_BYTES } from './handshake.js';
 
 /**
@@ -38,7 +38,7 @@ export class FirstLineReader {
    *
    * @param chunk - the next bytes (strings are taken as UTF-8).
    * @returns the first line once it is complete (on this call and every later one), else `undefined`.
-   * @throws {@link HandshakeError} `GOPLUGIN_LINE_TOO_LONG` once `maxLineBytes` bytes arrived without a `\n`.
+   * @throws a `HandshakeError` `GOPLUGIN_LINE_TOO_LONG` once `maxLineBytes` bytes arrived without a `\n`.
    */
   push(chunk: Uint8Array | string): string | undefined {
     if (this.#line !== undefined) return this.#line;
@@ -56,7 +56,7 @@ export class FirstLineReader {
     if (this.#buffered >= this.#maxLineBytes) {
       const head = Buffer.concat(this.#chunks).subarray(0, 200).toString('utf8');
       this.#chunks.length = 0;
-      throw new HandshakeError(
+      throw handshakeError(
         'GOPLUGIN_LINE_TOO_LONG',
         `the plugin's first stdout line is longer than ${this.#maxLineBytes - 1} bytes`,
         { line: head },
@@ -69,12 +69,12 @@ export class FirstLineReader {
    * Signals end of stdout.
    *
    * @returns the first line: the complete one if found, else the unterminated remainder.
-   * @throws {@link HandshakeError} `GOPLUGIN_NO_HANDSHAKE` when stdout closed without a single byte.
+   * @throws a `HandshakeError` `GOPLUGIN_NO_HANDSHAKE` when stdout closed without a single byte.
    */
   end(): string {
     if (this.#line !== undefined) return this.#line;
     if (this.#buffered === 0) {
-      throw new HandshakeError('GOPLUGIN_NO_HANDSHAKE', "failed to read any lines from plugin's stdout");
+      throw handshakeError('GOPLUGIN_NO_HANDSHAKE', "failed to read any lines from plugin's stdout");
     }
     return this.#finish();
   }
@@ -94,7 +94,7 @@ export class FirstLineReader {
  * @param stdout - the captured bytes or text.
  * @param options - `maxLineBytes`, default 65536.
  * @returns the first line, without its terminator.
- * @throws {@link HandshakeError} `GOPLUGIN_NO_HANDSHAKE` for empty output, `GOPLUGIN_LINE_TOO_LONG`.
+ * @throws a `HandshakeError` `GOPLUGIN_NO_HANDSHAKE` for empty output, `GOPLUGIN_LINE_TOO_LONG`.
  */
 export function firstStdoutLine(
   stdout: Uint8Array | string,

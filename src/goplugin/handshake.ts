@@ -6,7 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { HandshakeError } from './errors.js';
+import { type HandshakeErrorCode, handshakeError } from './errors.js';
 import { parseGoInt } from './goint.js';
 
 /** The go-plugin core protocol version; the first handshake field must be this. */
@@ -104,7 +104,7 @@ export function goTrimSpace(text: string): string {
  * @param line - the first stdout line (or the whole stdout; only the first line is used).
  * @param options - the host's versions, protocols, AutoMTLS and multiplexing settings.
  * @returns the accepted handshake.
- * @throws {@link HandshakeError} with the code of the first failing check (`GOPLUGIN_TOO_FEW_FIELDS`,
+ * @throws the `HandshakeError` subclass of of the first failing check (`GOPLUGIN_TOO_FEW_FIELDS`,
  *   `GOPLUGIN_CORE_VERSION_SYNTAX`, … see {@link HandshakeErrorCode}).
  * @example
  * ```ts
@@ -120,7 +120,7 @@ export function parseHandshake(line: string, options: ParseHandshakeOptions = {}
   const newline = line.indexOf('\n');
   let raw = newline === -1 ? line : line.slice(0, newline);
   if (Buffer.byteLength(raw) >= maxLineBytes) {
-    throw new HandshakeError(
+    throw handshakeError(
       'GOPLUGIN_LINE_TOO_LONG',
       `the plugin's first stdout line is longer than ${maxLineBytes - 1} bytes`,
       { line: raw.slice(0, 200) },
@@ -128,8 +128,8 @@ export function parseHandshake(line: string, options: ParseHandshakeOptions = {}
   }
   // bufio.ScanLines drops one \r before the \n (and at the end of an unterminated last line).
   if (raw.endsWith('\r')) raw = raw.slice(0, -1);
-  const fail = (code: ConstructorParameters<typeof HandshakeError>[0], message: string, cause?: unknown) =>
-    new HandshakeError(code, message, cause === undefined ? { line: raw } : { line: raw, cause });
+  const fail = (code: HandshakeErrorCode, message: string, cause?: unknown) =>
+    handshakeError(code, message, cause === undefined ? { line: raw } : { line: raw, cause });
 
   const trimmed = goTrimSpace(raw);
   const parts = options.compat === 'splitN6' ? splitN(trimmed, '|', 6) : trimmed.split('|');
@@ -246,7 +246,7 @@ export function parseHandshake(line: string, options: ParseHandshakeOptions = {}
  *
  * @param fields - version, network, address, optional certificate, and the environment to consult.
  * @returns the line including its `\n`.
- * @throws {@link HandshakeError} `GOPLUGIN_CERT_NOT_REQUESTED` when a certificate is given but
+ * @throws a `HandshakeError` `GOPLUGIN_CERT_NOT_REQUESTED` when a certificate is given but
  *   `PLUGIN_CLIENT_CERT` is empty (it would crash a Go host), `GOPLUGIN_UNREPRESENTABLE_ADDRESS` when the address
  *   contains `|`, `\r` or `\n`, `GOPLUGIN_APP_VERSION_SYNTAX` when `appVersion` is not a non-negative integer.
  * @example
@@ -258,13 +258,13 @@ export function parseHandshake(line: string, options: ParseHandshakeOptions = {}
 export function formatHandshake(fields: HandshakeFields): string {
   const env = fields.env ?? process.env;
   if (!Number.isSafeInteger(fields.appVersion) || fields.appVersion < 0) {
-    throw new HandshakeError(
+    throw handshakeError(
       'GOPLUGIN_APP_VERSION_SYNTAX',
       `appVersion must be a non-negative integer, got ${String(fields.appVersion)}`,
     );
   }
   if (/[|\r\n]/.test(fields.address)) {
-    throw new HandshakeError(
+    throw handshakeError(
       'GOPLUGIN_UNREPRESENTABLE_ADDRESS',
       `address ${quote(fields.address)} contains "|", "\\r" or "\\n" and cannot be written in a handshake`,
     );
@@ -272,7 +272,7 @@ export function formatHandshake(fields: HandshakeFields): string {
   let cert = '';
   if (fields.serverCertDer !== undefined) {
     if (!env.PLUGIN_CLIENT_CERT) {
-      throw new HandshakeError(
+      throw handshakeError(
         'GOPLUGIN_CERT_NOT_REQUESTED',
         'a server certificate may only be sent when the host set PLUGIN_CLIENT_CERT (AutoMTLS)',
       );

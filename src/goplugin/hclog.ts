@@ -3,26 +3,7 @@
  * (`hashicorp/go-plugin: client.go`, `logStderr`; `log_entry.go`).
  */
 import { writeSync } from 'node:fs';
-
-/** hclog's levels, lowest first. */
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
-
-/** Key/value fields of a log entry. */
-export type LogFields = Readonly<Record<string, unknown>>;
-
-/** A levelled logger: what the plugin runtime logs through and hands to service code. */
-export interface Logger {
-  /** Logs at TRACE. */
-  trace(message: string, fields?: LogFields): void;
-  /** Logs at DEBUG. */
-  debug(message: string, fields?: LogFields): void;
-  /** Logs at INFO. */
-  info(message: string, fields?: LogFields): void;
-  /** Logs at WARN. */
-  warn(message: string, fields?: LogFields): void;
-  /** Logs at ERROR. */
-  error(message: string, fields?: LogFields): void;
-}
+import { LOG_LEVEL_RANK, type LogFields, type Logger, type LogLevel } from '../logger.js';
 
 /** Options of {@link createHclogLogger}. */
 export interface HclogLoggerOptions {
@@ -47,7 +28,7 @@ export interface HclogClock {
   micros: number;
 }
 
-const LEVELS: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4 };
+const LEVELS = LOG_LEVEL_RANK;
 
 /**
  * Formats a timestamp the way Go hosts require: `YYYY-MM-DDTHH:MM:SS.ffffffZ`, exactly six fractional digits and
@@ -123,7 +104,7 @@ function encodeEntry(entry: Record<string, unknown>): string {
  * // {"@level":"info","@message":"stored","@module":"kv","@timestamp":"…","key":"hello"}
  * ```
  */
-export function createHclogLogger(options: HclogLoggerOptions = {}): Logger {
+export function createHclogLogger(options: HclogLoggerOptions = {}): Required<Logger> {
   const minimum = LEVELS[options.level ?? 'trace'];
   const write = options.write ?? ((line: string) => writeFully(2, line));
   const now = options.now ?? wallClock;

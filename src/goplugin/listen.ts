@@ -7,7 +7,7 @@ import { lookupGroup } from '../socket/group.js';
 import { ChownFailedError, GroupNotFoundError, listenUnix, type UnixServer } from '../socket/index.js';
 import { maxSocketPathBytes } from '../socket/path.js';
 import { PLUGIN_ENV, readPortRange } from './env.js';
-import { ServeError } from './errors.js';
+import { serveError } from './errors.js';
 import type { HandshakeNetwork } from './handshake.js';
 
 /** Transport of a plugin listener. */
@@ -44,7 +44,7 @@ function bindAsync(server: Server, target: string, credentials: ServerCredential
  * temp dir (mode 0600, or 0660 owned by `PLUGIN_UNIX_SOCKET_GROUP`), or TCP on `127.0.0.1` in the
  * `PLUGIN_MIN_PORT`..`PLUGIN_MAX_PORT` range scanned upwards.
  *
- * @throws {@link ServeError} (`GOPLUGIN_SOCKET_PATH_TOO_LONG`, `GOPLUGIN_SOCKET_GROUP`, `GOPLUGIN_BIND_FAILED`)
+ * @throws a `ServeError` subclass (`GOPLUGIN_SOCKET_PATH_TOO_LONG`, `GOPLUGIN_SOCKET_GROUP`, `GOPLUGIN_BIND_FAILED`)
  *   or {@link PortRangeError}.
  */
 export async function bindListener(
@@ -67,7 +67,7 @@ async function bindTcp(server: Server, credentials: ServerCredentials, env: Env)
       lastError = error;
     }
   }
-  throw new ServeError('GOPLUGIN_BIND_FAILED', `couldn't bind plugin TCP listener in ${min}..${max}`, {
+  throw serveError('GOPLUGIN_BIND_FAILED', `couldn't bind plugin TCP listener in ${min}..${max}`, {
     cause: lastError,
   });
 }
@@ -78,7 +78,7 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
   const longest = join(dir, 'plugin0000000000');
   const limit = maxSocketPathBytes();
   if (Buffer.byteLength(longest) > limit) {
-    throw new ServeError(
+    throw serveError(
       'GOPLUGIN_SOCKET_PATH_TOO_LONG',
       `a Unix socket in ${JSON.stringify(dir)} would be ${Buffer.byteLength(longest)} bytes long, over the ` +
         `${limit}-byte sun_path limit of ${process.platform}; set a shorter TMPDIR or ` +
@@ -89,7 +89,7 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
   const group = env[PLUGIN_ENV.unixSocketGroup];
   const gid = group === undefined || group === '' ? undefined : await lookupGroup(group);
   if (group !== undefined && group !== '' && gid === undefined) {
-    throw new ServeError('GOPLUGIN_SOCKET_GROUP', `failed to find gid from ${JSON.stringify(group)}`);
+    throw serveError('GOPLUGIN_SOCKET_GROUP', `failed to find gid from ${JSON.stringify(group)}`);
   }
   let lastError: unknown;
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -106,7 +106,7 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
       });
     } catch (error) {
       if (error instanceof ChownFailedError || error instanceof GroupNotFoundError) {
-        throw new ServeError('GOPLUGIN_SOCKET_GROUP', `cannot give ${path} to group ${gid}`, {
+        throw serveError('GOPLUGIN_SOCKET_GROUP', `cannot give ${path} to group ${gid}`, {
           cause: error,
         });
       }
@@ -124,7 +124,7 @@ async function bindUnix(server: Server, credentials: ServerCredentials, env: Env
     };
     return { network: 'unix', address: path, unlink };
   }
-  throw new ServeError('GOPLUGIN_BIND_FAILED', `couldn't bind a plugin Unix socket in ${dir}`, {
+  throw serveError('GOPLUGIN_BIND_FAILED', `couldn't bind a plugin Unix socket in ${dir}`, {
     cause: lastError,
   });
 }
@@ -142,7 +142,7 @@ function checkSocketDir(dir: string): void {
     problem = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not writable';
   }
   if (problem !== undefined) {
-    throw new ServeError(
+    throw serveError(
       'GOPLUGIN_BIND_FAILED',
       `couldn't bind a plugin Unix socket: ${JSON.stringify(dir)} ${problem} (PLUGIN_UNIX_SOCKET_DIR or TMPDIR)`,
     );

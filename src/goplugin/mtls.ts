@@ -21,10 +21,10 @@ import {
 } from './der.js';
 import { derToPem } from './handshake.js';
 
-/** Curves {@link generateAutoMTLSCertificate} can use. Go uses P-521; hosts do not check the curve. */
+/** Curves the AutoMTLS certificate can use. Go uses P-521; hosts do not check the curve. */
 export type AutoMTLSCurve = 'P-521' | 'P-384' | 'P-256';
 
-/** Options of {@link generateAutoMTLSCertificate}. */
+/** Options of the AutoMTLS certificate a plugin generates (`ServePluginOptions.autoMTLS`). */
 export interface AutoMTLSCertificateOptions {
   /** Key curve; default `P-521` with ECDSA-SHA-512, as go-plugin. P-256 is much faster to generate. */
   curve?: AutoMTLSCurve;

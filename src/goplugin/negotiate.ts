@@ -1,8 +1,9 @@
 /**
  * Plugin-side version negotiation (`hashicorp/go-plugin: server.go`, `protocolVersion`).
  */
-import { GoPluginError } from './errors.js';
+
 import { parseGoInt } from './goint.js';
+import { InvalidPluginOptionsError } from './host/errors.js';
 
 /** Outcome of {@link negotiateProtocolVersion}. */
 export interface ProtocolNegotiation {
@@ -29,7 +30,7 @@ export interface ProtocolNegotiation {
  * @param envValue - the value of `PLUGIN_PROTOCOL_VERSIONS` (`undefined` or `''` when unset).
  * @param serverVersions - the plugin's versions (any order, at least one).
  * @returns the chosen version and diagnostics.
- * @throws {@link GoPluginError} `GOPLUGIN_NO_VERSIONS` when `serverVersions` is empty or holds a non-integer.
+ * @throws `InvalidPluginOptionsError` when `serverVersions` is empty or holds a non-integer.
  * @example
  * ```ts
  * negotiateProtocolVersion('3,1', [2, 3]).version; // 3
@@ -41,8 +42,7 @@ export function negotiateProtocolVersion(
   serverVersions: readonly number[],
 ): ProtocolNegotiation {
   if (serverVersions.length === 0 || !serverVersions.every((v) => Number.isSafeInteger(v))) {
-    throw new GoPluginError(
-      'GOPLUGIN_NO_VERSIONS',
+    throw new InvalidPluginOptionsError(
       `a plugin needs at least one integer protocol version, got [${serverVersions.join(', ')}]`,
     );
   }

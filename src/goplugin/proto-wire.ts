@@ -10,7 +10,7 @@
  * user code expect; `test/goplugin/protos.test.ts` checks both directions against proto-loader.
  */
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
-import { GoPluginError } from './errors.js';
+import { MalformedMessageError } from './errors.js';
 
 /** The field kinds the internal protos use. */
 export type FieldKind = 'string' | 'bytes' | 'bool' | 'uint32' | 'enum' | 'message';
@@ -35,8 +35,8 @@ const WIRE_LENGTH = 2;
 const WIRE_FIXED32 = 5;
 
 /** A message that does not parse (grpc-js turns a throwing deserializer into an INTERNAL status). */
-function malformed(type: string): GoPluginError {
-  return new GoPluginError('GOPLUGIN_MALFORMED_MESSAGE', `malformed ${type} message`);
+function malformed(type: string): MalformedMessageError {
+  return new MalformedMessageError(`malformed ${type} message`);
 }
 
 class Reader {

@@ -3,7 +3,12 @@
  * `query_external_plugin_info` on 3.9+, `ask_info` on ≤ 3.8). The whole stdout must be one JSON document.
  */
 import { type Diagnostic, diagnostic } from './diagnostics.js';
-import { KongConfDumpError } from './errors.js';
+import {
+  KongConfDumpBadPluginInfoError,
+  KongConfDumpInvalidJsonError,
+  KongConfDumpNoPluginError,
+  KongConfDumpNotATableError,
+} from './errors.js';
 import { decodeJson, JsonDecodeError, type JsonValue } from './json.js';
 import { DEFAULT_KONG_VERSION, type KongVersion, kongProfile, resolvesAtLoad } from './versions.js';
 
@@ -99,21 +104,16 @@ export function parseDump(stdout: string, options: ParseDumpOptions = {}): DumpR
   } catch (error) {
     if (!(error instanceof JsonDecodeError)) throw error;
     if (atLoad) {
-      throw new KongConfDumpError(
-        'KONG_CONF_DUMP_INVALID_JSON',
-        `failed decoding plugin info: ${error.message}`,
-        stdout,
-        {
-          cause: error,
-        },
-      );
+      throw new KongConfDumpInvalidJsonError(`failed decoding plugin info: ${error.message}`, stdout, {
+        cause: error,
+      });
     }
     // ≤ 3.8 ignores the decode error; the nil result then fails the table check.
     dump = undefined;
   }
   if (!isTable(dump)) {
     const text = `${atLoad ? 'not' : 'Not'} a plugin info table: \n${command}\n${stdout}`;
-    throw new KongConfDumpError('KONG_CONF_DUMP_NOT_A_TABLE', text, stdout);
+    throw new KongConfDumpNotATableError(text, stdout);
   }
   const warnings: Diagnostic[] = [];
   const record = Array.isArray(dump) ? undefined : dump;
@@ -144,15 +144,13 @@ export function parseDump(stdout: string, options: ParseDumpOptions = {}): DumpR
   for (const element of elements) {
     if (!isTable(element) || Array.isArray(element)) {
       if (atLoad && plugins.length === 0) {
-        throw new KongConfDumpError(
-          'KONG_CONF_DUMP_BAD_PLUGIN_INFO',
+        throw new KongConfDumpBadPluginInfoError(
           `attempt to index local 'info' (a ${luaType(element)} value)`,
           stdout,
         );
       }
       if (!atLoad) {
-        throw new KongConfDumpError(
-          'KONG_CONF_DUMP_BAD_PLUGIN_INFO',
+        throw new KongConfDumpBadPluginInfoError(
           `attempt to index local 'plugin_info' (a ${luaType(element)} value)`,
           stdout,
         );
@@ -163,8 +161,7 @@ export function parseDump(stdout: string, options: ParseDumpOptions = {}): DumpR
   }
   if (atLoad && elements.length === 0) {
     // `(dump.Plugins or dump)[1]` is nil and `info.Name` raises.
-    throw new KongConfDumpError(
-      'KONG_CONF_DUMP_NO_PLUGIN',
+    throw new KongConfDumpNoPluginError(
       `attempt to index local 'info' (a ${isTable(list) ? 'nil' : luaType(list)} value)`,
       stdout,
     );

@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type Diagnostic, diagnostic } from './diagnostics.js';
-import { KongConfFileError } from './errors.js';
+import { KongConfFileNotFoundError, KongConfFileUnreadableError } from './errors.js';
 import { PLUGINSERVER_KEY } from './keys.js';
 import { asciiLower, asciiUpper, luaNumberToString } from './lua.js';
-import { type ConfEntry, type ParsedConf, type ParseOptions, parseKongConf } from './parse.js';
+import { type ConfEntry, type ParsedConf, type ParseKongConfOptions, parseKongConf } from './parse.js';
 import type { RawValue } from './typing.js';
 import { isTwoX, type KongProfile } from './versions.js';
 
@@ -146,7 +146,7 @@ function fileEntry(file: ParsedConf | undefined, key: string): ConfEntry | undef
 }
 
 /** Options of {@link loadKongConf}. */
-export interface LoadOptions extends ParseOptions {
+export interface LoadOptions extends ParseKongConfOptions {
   /** The environment to overlay (e.g. `process.env`); none when absent. */
   env?: Env;
 }
@@ -172,13 +172,9 @@ export async function loadKongConf(path: string, options: LoadOptions = {}): Pro
     bytes = await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new KongConfFileError(
-      code === 'ENOENT' ? 'KONG_CONF_FILE_NOT_FOUND' : 'KONG_CONF_FILE_UNREADABLE',
-      path,
-      {
-        cause: error,
-      },
-    );
+    throw code === 'ENOENT'
+      ? new KongConfFileNotFoundError(path, { cause: error })
+      : new KongConfFileUnreadableError(path, { cause: error });
   }
   let text: string;
   let latin1 = false;

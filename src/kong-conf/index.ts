@@ -5,50 +5,9 @@
  * @packageDocumentation
  */
 export { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
-export type { Diagnostic, DiagnosticSource } from './diagnostics.js';
-export {
-  type CollectedPlugins,
-  type CollectOptions,
-  collectPlugins,
-  type DumpResult,
-  type ParseDumpOptions,
-  type PluginInfo,
-  parseDump,
-  type RegisteredPlugin,
-  type ServerDump,
-} from './dump.js';
-export {
-  DEFAULT_CONF_PATHS,
-  type Env,
-  findKongConf,
-  type KongProperties,
-  type LayeredValue,
-  type LoadOptions,
-  loadKongConf,
-  type Overrides,
-  type ValueSource,
-  withEnv,
-} from './env.js';
-export {
-  KongConfDumpError,
-  KongConfError,
-  type KongConfErrorOptions,
-  KongConfFileError,
-  KongConfQueryError,
-  KongConfStartupError,
-  KongConfVersionError,
-} from './errors.js';
-export { type ConfEntry, type ParsedConf, type ParseOptions, parseKongConf } from './parse.js';
-export { kongProperties, type PropertiesOptions } from './properties.js';
-export { type QueryOptions, queryPluginServer } from './query.js';
-export {
-  type PluginServer,
-  type PluginServerProperty,
-  type ResolveOptions,
-  type ResolveResult,
-  resolvePluginServers,
-} from './resolve.js';
-export { type StringifyOptions, type StringifyResult, stringifyKongConf } from './stringify.js';
-export { LUA_TABLE_VALUE } from './syntax.js';
-export { asArray, asBoolean, asNgxBoolean, asNumber, asString, type RawValue } from './typing.js';
-export { DEFAULT_KONG_VERSION, type KongProfile, type KongVersion, kongProfile } from './versions.js';
+// Errors: KongConfError and its subclasses, one per KONG_CONF_* code.
+export * from './exports/errors.js';
+// Reading kong.conf: parse, load, properties, stringify, typed values.
+export * from './exports/read.js';
+// Resolving plugin servers and reading their dumps.
+export * from './exports/resolve.js';

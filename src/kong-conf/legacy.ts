@@ -3,7 +3,7 @@
  * kong/runloop/plugin_servers/process.lua`, `get_server_defs`): `go_plugins_dir` / `go_pluginserver_exe`
  * mapped to one server definition whose strings are built with LuaJIT's `string.format`.
  */
-import { KongConfError } from './errors.js';
+import { KongConfLuaFormatError } from './errors.js';
 import { luaQuote } from './lua.js';
 import type { Resolution, ServerContext } from './resolution.js';
 import type { PluginServer } from './resolve.js';
@@ -30,22 +30,18 @@ export function luaFormat(template: string, args: readonly (string | undefined)[
     }
     const argNumber = next + 2; // Lua counts the format string as argument #1
     if (spec !== 's' && spec !== 'q') {
-      throw new KongConfError(
-        'KONG_CONF_LUA_FORMAT',
+      throw new KongConfLuaFormatError(
         `invalid option '%${spec ?? ''}' to 'format' (argument #${argNumber - 1} in the template)`,
       );
     }
     if (next >= args.length) {
-      throw new KongConfError('KONG_CONF_LUA_FORMAT', `bad argument #${argNumber} to 'format' (no value)`);
+      throw new KongConfLuaFormatError(`bad argument #${argNumber} to 'format' (no value)`);
     }
     const arg = args[next++];
     // LuaJIT's %s applies tostring, so a nil argument prints `nil`; %q of nil is an error.
     if (spec === 's') out += arg ?? 'nil';
     else if (arg === undefined) {
-      throw new KongConfError(
-        'KONG_CONF_LUA_FORMAT',
-        `bad argument #${argNumber} to 'format' (string expected, got nil)`,
-      );
+      throw new KongConfLuaFormatError(`bad argument #${argNumber} to 'format' (string expected, got nil)`);
     } else out += luaQuote(arg);
   }
   return out;

@@ -65,7 +65,7 @@ export interface ParsedConf {
 }
 
 /** Options of {@link parseKongConf}. */
-export interface ParseOptions {
+export interface ParseKongConfOptions {
   /** Used in diagnostics' messages. */
   filename?: string;
   /** Selects the known-key list for `unknown-key` / `case-mismatch` diagnostics; default `'3.9'`. */
@@ -92,7 +92,7 @@ export interface ParseOptions {
  * conf.get('pg_password'); // 'test#123'
  * ```
  */
-export function parseKongConf(text: string, options: ParseOptions = {}): ParsedConf {
+export function parseKongConf(text: string, options: ParseKongConfOptions = {}): ParsedConf {
   const binary = options.binary ?? false;
   const entries: ConfEntry[] = [];
   const diagnostics: Diagnostic[] = [];

@@ -8,7 +8,14 @@ import { onAbort } from '../abort.js';
 import { stopProcess } from '../socket/process-group.js';
 import { type DumpResult, parseDump } from './dump.js';
 import type { Env } from './env.js';
-import { type KongConfError, KongConfQueryError } from './errors.js';
+import {
+  type KongConfError,
+  KongConfNoQueryCommandError,
+  KongConfQueryAbortedError,
+  KongConfQueryOutputTooLargeError,
+  KongConfQuerySpawnFailedError,
+  KongConfQueryTimeoutError,
+} from './errors.js';
 import type { PluginServer } from './resolve.js';
 import type { KongVersion } from './versions.js';
 
@@ -54,7 +61,7 @@ export async function queryPluginServer(
   const command = typeof server === 'string' ? server : server.queryCmd;
   if (command === undefined) {
     const name = typeof server === 'string' ? server : server.name;
-    throw new KongConfQueryError('KONG_CONF_NO_QUERY_COMMAND', `no info query for ${name}`, {});
+    throw new KongConfNoQueryCommandError(`no info query for ${name}`);
   }
   const stdout = await runCommand(command, options);
   const dumpOptions = {
@@ -71,12 +78,7 @@ function runCommand(command: string, options: QueryOptions): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     if (signal?.aborted) {
       reject(
-        new KongConfQueryError(
-          'KONG_CONF_QUERY_ABORTED',
-          `query aborted: ${command}`,
-          { command },
-          { cause: signal.reason },
-        ),
+        new KongConfQueryAbortedError(`query aborted: ${command}`, { command }, { cause: signal.reason }),
       );
       return;
     }
@@ -116,22 +118,17 @@ function runCommand(command: string, options: QueryOptions): Promise<string> {
     };
     const timer = setTimeout(() => {
       stop(
-        new KongConfQueryError(
-          'KONG_CONF_QUERY_TIMEOUT',
-          `query command did not finish within ${timeout} ms: ${command}`,
-          {
-            command,
-            output: output(),
-            stderr,
-          },
-        ),
+        new KongConfQueryTimeoutError(`query command did not finish within ${timeout} ms: ${command}`, {
+          command,
+          output: output(),
+          stderr,
+        }),
       );
     }, timeout);
     timer.unref();
     const disposeAbort = onAbort(signal, (reason) => {
       stop(
-        new KongConfQueryError(
-          'KONG_CONF_QUERY_ABORTED',
+        new KongConfQueryAbortedError(
           `query aborted: ${command}`,
           { command, output: output(), stderr },
           { cause: reason },
@@ -144,8 +141,7 @@ function runCommand(command: string, options: QueryOptions): Promise<string> {
       size += chunk.length;
       if (size > maxOutput) {
         stop(
-          new KongConfQueryError(
-            'KONG_CONF_QUERY_OUTPUT_TOO_LARGE',
+          new KongConfQueryOutputTooLargeError(
             `query command wrote more than ${maxOutput} bytes: ${command}`,
             { command, output: output(), stderr },
           ),
@@ -165,8 +161,7 @@ function runCommand(command: string, options: QueryOptions): Promise<string> {
       if (failure !== undefined) reject(failure);
       else if (error !== undefined) {
         reject(
-          new KongConfQueryError(
-            'KONG_CONF_QUERY_SPAWN_FAILED',
+          new KongConfQuerySpawnFailedError(
             `cannot run query command: ${error.message}`,
             { command, stderr },
             { cause: error },

@@ -8,13 +8,25 @@ import { existsSync } from 'node:fs';
 import { checkNames, checkServer } from './checks.js';
 import type { Diagnostic } from './diagnostics.js';
 import { type Env, layerProperties, type Overrides, type ValueSource } from './env.js';
-import { KongConfStartupError } from './errors.js';
+import {
+  KongConfCwdRequiredError,
+  KongConfFileInvalidError,
+  KongConfPrefixUnsetError,
+  KongConfQueryCommandUndefinedError,
+  type KongConfStartupError,
+} from './errors.js';
 import { legacyChecks } from './legacy.js';
 import { type ParsedConf, parseKongConf } from './parse.js';
 import { abspath } from './path.js';
 import { nameAndPrefix, Resolution, type ServerContext } from './resolution.js';
 import { asArray, asString } from './typing.js';
 import { DEFAULT_KONG_VERSION, type KongVersion, kongProfile, resolvesAtLoad } from './versions.js';
+
+/** The per-code subclasses of {@link KongConfStartupError} that take only a message and the diagnostics. */
+type StartupErrorClass =
+  | typeof KongConfCwdRequiredError
+  | typeof KongConfPrefixUnsetError
+  | typeof KongConfQueryCommandUndefinedError;
 
 /** The properties of one plugin server that Kong reads. */
 export type PluginServerProperty = 'socket' | 'start_cmd' | 'query_cmd';
@@ -97,8 +109,7 @@ export function resolvePluginServers(conf: ParsedConf | string, options: Resolve
   const parsed = typeof conf === 'string' ? parseKongConf(conf, { kongVersion }) : conf;
   if (!parsed.loadable) {
     const fatal = parsed.diagnostics.find((d) => d.code === 'section-header' && d.severity === 'error');
-    throw new KongConfStartupError(
-      'KONG_CONF_FILE_INVALID',
+    throw new KongConfFileInvalidError(
       `${parsed.filename ?? 'kong.conf'}: Penlight cannot parse the section header on line ${fatal?.line ?? '?'}`,
       { diagnostics: parsed.diagnostics, ...(fatal?.line !== undefined ? { line: fatal.line } : {}) },
     );
@@ -106,17 +117,17 @@ export function resolvePluginServers(conf: ParsedConf | string, options: Resolve
   const props = layerProperties(parsed, options.env ?? parsed.env ?? {}, options.overrides ?? {}, profile);
   const r = new Resolution(props, profile, kongVersion);
   r.warnings.push(...parsed.diagnostics, ...props.diagnostics);
-  const startupError = (code: string, message: string): KongConfStartupError =>
-    new KongConfStartupError(code, message, { diagnostics: [...r.warnings] });
+  const startupError = (ErrorClass: StartupErrorClass, message: string): KongConfStartupError =>
+    new ErrorClass(message, { diagnostics: [...r.warnings] });
 
   const prefixValue = options.prefix ?? asString(props.get('prefix'));
   if (prefixValue === undefined) {
-    throw startupError('KONG_CONF_PREFIX_UNSET', 'prefix is empty: Kong cannot start without one');
+    throw startupError(KongConfPrefixUnsetError, 'prefix is empty: Kong cannot start without one');
   }
   const prefix = abspath(prefixValue, options.cwd);
   if (prefix === undefined) {
     throw startupError(
-      'KONG_CONF_CWD_REQUIRED',
+      KongConfCwdRequiredError,
       `prefix ${prefixValue} is relative: pass the working directory as \`cwd\``,
     );
   }
@@ -145,7 +156,7 @@ function resolveAtLoad(
   r: Resolution,
   raw: string,
   context: ServerContext,
-  startupError: (code: string, message: string) => KongConfStartupError,
+  startupError: (ErrorClass: StartupErrorClass, message: string) => KongConfStartupError,
 ): PluginServer {
   const { name, prefix } = nameAndPrefix(r.profile, raw);
   const socket = r.property(`${prefix}_socket`);
@@ -168,7 +179,7 @@ function resolveAtLoad(
     const message = `query_command undefined for pluginserver ${name}`;
     r.add('pluginserver-no-query', 'error', `${message} (and ${bin} does not exist)`, `${prefix}_query_cmd`);
     // Kong's conf loader stops at the first such name (spec §6.1 step 7).
-    throw startupError('KONG_CONF_QUERY_COMMAND_UNDEFINED', message);
+    throw startupError(KongConfQueryCommandUndefinedError, message);
   }
   if (server.startCmd === undefined) {
     r.add(

@@ -3,9 +3,10 @@
  * for MsgPack:1, `pb_rpc.lua` for ProtoBuf:1) do, for gateways, tools and tests that run Kong's external plugins
  * (Go, JS, Python plugin servers) unchanged. The wire protocol itself lives in `msgpack/` and `protobuf/`.
  */
+import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { EventDeadline } from './deadline.js';
-import { KongConfigError, NoPluginInstanceError } from './errors.js';
+import { KongRpcUsageError, NoPluginInstanceError } from './errors.js';
 import { InstanceCache } from './instance-cache.js';
 import { MsgPackClientProtocol } from './msgpack/client-protocol.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './protobuf/framing.js';
@@ -25,7 +26,7 @@ export type { KongProtocol } from './protocol.js';
  * Return `undefined` for Lua nil (also for `nil, err` the Kong 3.x way), or {@link pdkFailure} for `nil, err`
  * (MsgPack:1: Kong 2.x's `plugin.StepError`; ProtoBuf:1: nil, with the error kept only where Kong keeps it,
  * `kong.request.get_raw_body`'s `RawBodyResult.error`). MsgPack:1 applies Kong's result fixups (see
- * {@link fixPdkResult}); ProtoBuf:1 wraps the result into the method's output message as `pb_rpc.lua` does.
+ * Kong's `fix_pdk_result`); ProtoBuf:1 wraps the result into the method's output message as `pb_rpc.lua` does.
  * Over ProtoBuf:1 `args` are the method's input message unwrapped as Kong does it (`bytes` become strings when
  * they are valid UTF-8, `Uint8Array`s otherwise; trailing nils are dropped).
  *
@@ -81,18 +82,30 @@ export interface KongRemotePluginInfo {
   schema: unknown;
 }
 
-/** Events of {@link KongPluginClient}. */
+/** Events of {@link KongPluginClient}, for Node's typed `EventEmitter`: each carries one payload object. */
 export interface KongPluginClientEvents {
   /** A `serverPid` notification named a pid this client had not seen (the first, or a restart). */
-  serverPid: (pid: number, previousPid: number | undefined) => void;
+  serverPid: [
+    event: {
+      /** The pid the server announced. */
+      pid: number;
+      /** The pid seen before, if any. */
+      previousPid: number | undefined;
+    },
+  ];
   /**
    * The instance cache dropped a plugin's instances after `no plugin instance` (a ProtoBuf:1 connection closed
-   * without a reply counts), or every instance after a pid change or {@link KongPluginClient.resetInstances}.
+   * without a reply counts), or every instance (`plugin` undefined) after a pid change or
+   * {@link KongPluginClient.resetInstances}.
    */
-  instancesReset: (
-    plugin: string | undefined,
-    reason: NoPluginInstanceError | 'server-pid' | 'reset',
-  ) => void;
+  instancesReset: [
+    event: {
+      /** The plugin whose instances were dropped; `undefined` for all of them. */
+      plugin: string | undefined;
+      /** The error that caused it, a pid change, or `resetInstances()`. */
+      reason: NoPluginInstanceError | 'server-pid' | 'reset';
+    },
+  ];
 }
 
 /** Options of {@link KongPluginClient}. */
@@ -169,33 +182,30 @@ export interface KongPluginServerTarget {
  * await client.close();
  * ```
  */
-export class KongPluginClient {
+export class KongPluginClient extends EventEmitter<KongPluginClientEvents> {
   private readonly wire: KongClientProtocol;
   private readonly timeout: number;
   private readonly retries: number;
   private readonly cache: InstanceCache;
-  private readonly listeners: { [E in keyof KongPluginClientEvents]: Set<KongPluginClientEvents[E]> } = {
-    serverPid: new Set(),
-    instancesReset: new Set(),
-  };
   private lastPid: number | undefined;
 
   /**
    * @param options - socket path, pool, timeouts and retries.
-   * @throws {@link KongConfigError} for a missing socket path or an out-of-range option.
+   * @throws {@link KongRpcUsageError} for a missing socket path or an out-of-range option.
    */
   constructor(options: KongPluginClientOptions) {
+    super();
     if (typeof options?.socketPath !== 'string' || options.socketPath === '') {
-      throw new KongConfigError('socketPath must be a non-empty string');
+      throw new KongRpcUsageError('socketPath must be a non-empty string');
     }
     if (options.connect !== undefined && typeof options.connect !== 'function') {
-      throw new KongConfigError('connect must be a function that opens one connection');
+      throw new KongRpcUsageError('connect must be a function that opens one connection');
     }
     this.timeout = positive('timeout', options.timeout, 60_000);
     this.retries = count('retries', options.retries, 1);
     const protocol = options.protocol ?? 'MsgPack:1';
     if (!KONG_PROTOCOLS.includes(protocol)) {
-      throw new KongConfigError(
+      throw new KongRpcUsageError(
         `protocol must be ${KONG_PROTOCOLS.join(' or ')}, got ${JSON.stringify(options.protocol)}`,
       );
     }
@@ -229,7 +239,7 @@ export class KongPluginClient {
    * const dump = parseDump(stdoutOfQueryCmd);
    * const client = KongPluginClient.forServer({ ...server, protocol: dump.protocol });
    * ```
-   * @throws {@link KongConfigError} for a protocol Kong does not speak, or an invalid option.
+   * @throws {@link KongRpcUsageError} for a protocol Kong does not speak, or an invalid option.
    */
   static forServer(
     server: KongPluginServerTarget,
@@ -237,7 +247,9 @@ export class KongPluginClient {
   ): KongPluginClient {
     const protocol = server.protocol ?? 'MsgPack:1';
     if (!KONG_PROTOCOLS.includes(protocol as KongProtocol)) {
-      throw new KongConfigError(`plugin server protocol ${JSON.stringify(protocol)} is not one Kong speaks`);
+      throw new KongRpcUsageError(
+        `plugin server protocol ${JSON.stringify(protocol)} is not one Kong speaks`,
+      );
     }
     return new KongPluginClient({
       ...options,
@@ -259,17 +271,6 @@ export class KongPluginClient {
   /** Connections open now, idle ones included. */
   get connections(): number {
     return this.wire.connections;
-  }
-
-  /**
-   * Subscribes to an event.
-   *
-   * @returns a function that unsubscribes.
-   */
-  on<E extends keyof KongPluginClientEvents>(event: E, listener: KongPluginClientEvents[E]): () => void {
-    const set = this.listeners[event] as Set<KongPluginClientEvents[E]>;
-    set.add(listener);
-    return () => set.delete(listener);
   }
 
   /**
@@ -346,7 +347,7 @@ export class KongPluginClient {
    * @throws {@link NoPluginInstanceError} when the server does not know the instance (ProtoBuf:1: when it closed
    *   the connection without a reply); `RemoteError` for any other MsgPack:1 server error (Kong logs it and goes
    *   on without the plugin); {@link KongPdkError} when `pdk` threw or its result does not fit the method's
-   *   ProtoBuf:1 output type; `TimeoutError` when the deadline passed (the connection in use is discarded, the
+   *   ProtoBuf:1 output type; `RpcTimeoutError` when the deadline passed (the connection in use is discarded, the
    *   pool stays healthy); `RequestAbortedError` when `signal` aborted; {@link KongProtocolError} for an
    *   unusable answer (ProtoBuf:1: also a PDK method Kong does not know); {@link KongSequenceError},
    *   {@link KongFrameTooLargeError}, {@link KongProtocolMismatchError} (ProtoBuf:1).
@@ -395,7 +396,7 @@ export class KongPluginClient {
       } catch (error) {
         if (!(error instanceof NoPluginInstanceError) || attempt >= this.retries) throw error;
         this.cache.resetPlugin(plugin);
-        this.emit('instancesReset', plugin, error);
+        this.notify('instancesReset', { plugin, reason: error });
       }
     }
   }
@@ -408,7 +409,7 @@ export class KongPluginClient {
    */
   resetInstances(): void {
     this.cache.resetAll();
-    this.emit('instancesReset', undefined, 'reset');
+    this.notify('instancesReset', { plugin: undefined, reason: 'reset' });
   }
 
   /** Closes every connection. Calls in progress reject with `ConnectionClosedError`. */
@@ -427,21 +428,19 @@ export class KongPluginClient {
     // Kong drops every instance bound to this RPC when the pid changes (`plugin.lua`, rpc_notifications).
     if (previous !== undefined) {
       this.cache.resetAll();
-      this.emit('instancesReset', undefined, 'server-pid');
+      this.notify('instancesReset', { plugin: undefined, reason: 'server-pid' });
     }
-    this.emit('serverPid', pid, previous);
+    this.notify('serverPid', { pid, previousPid: previous });
   }
 
-  private emit<E extends keyof KongPluginClientEvents>(
+  private notify<E extends keyof KongPluginClientEvents>(
     event: E,
-    ...args: Parameters<KongPluginClientEvents[E]>
+    ...payload: KongPluginClientEvents[E]
   ): void {
-    for (const listener of this.listeners[event]) {
-      try {
-        (listener as (...a: unknown[]) => void)(...args);
-      } catch {
-        // A listener's failure must not break the protocol.
-      }
+    try {
+      (this.emit as (name: E, ...args: KongPluginClientEvents[E]) => boolean)(event, ...payload);
+    } catch {
+      // A listener's failure must not break the protocol (EventEmitter rethrows what a listener throws).
     }
   }
 }

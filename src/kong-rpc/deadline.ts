@@ -3,7 +3,7 @@
  * whole event) and the caller's cancellation, shared by the event's requests and PDK calls, with one timer.
  */
 import { Deadline, raceAbort } from '../abort.js';
-import { RequestAbortedError, TimeoutError } from '../msgpack-rpc/index.js';
+import { RequestAbortedError, RpcTimeoutError } from '../msgpack-rpc/index.js';
 import type { CallOptions } from './connections.js';
 import { KongPdkError } from './errors.js';
 
@@ -44,7 +44,7 @@ export class EventDeadline {
     this.deadline = new Deadline({
       timeout,
       signal: external,
-      timeoutReason: () => new TimeoutError('kong event', undefined, timeout),
+      timeoutReason: () => new RpcTimeoutError('kong event', undefined, timeout),
     });
   }
 
@@ -59,10 +59,10 @@ export class EventDeadline {
     return raceAbort(work, this.deadline.signal, () => this.abortError(method));
   }
 
-  /** Maps the abort caused by the deadline to `TimeoutError`. */
+  /** Maps the abort caused by the deadline to `RpcTimeoutError`. */
   translate(error: unknown): unknown {
     if (this.deadline.expired && error instanceof RequestAbortedError) {
-      return new TimeoutError(error.method, error.msgid, this.timeout);
+      return new RpcTimeoutError(error.method, error.msgid, this.timeout);
     }
     return error;
   }
@@ -72,7 +72,7 @@ export class EventDeadline {
   }
 
   private abortError(method: string): Error {
-    if (this.deadline.expired) return new TimeoutError(method, undefined, this.timeout);
+    if (this.deadline.expired) return new RpcTimeoutError(method, undefined, this.timeout);
     return new RequestAbortedError(method, undefined, false, this.deadline.signal.reason);
   }
 }

@@ -5,7 +5,7 @@
  * with the value as the next argument or after `=`.
  */
 import type { Writable } from 'node:stream';
-import { KongConfigError } from './errors.js';
+import { KongRpcUsageError } from './errors.js';
 import type { KongProtocol } from './protocol.js';
 import { checkProtocol, type KongPluginServer } from './server.js';
 
@@ -65,7 +65,7 @@ const BOOLEAN_FLAGS = new Set(['dump']);
  * Parses a plugin server's command line.
  *
  * @param argv - the arguments after the executable (`process.argv.slice(2)`).
- * @throws {@link KongConfigError} for an unknown flag, a missing value, a bad `-dump-format` or `-protocol`.
+ * @throws {@link KongRpcUsageError} for an unknown flag, a missing value, a bad `-dump-format` or `-protocol`.
  */
 export function parsePluginServerArgs(argv: readonly string[]): PluginServerCliArgs {
   const args: PluginServerCliArgs = {
@@ -78,24 +78,24 @@ export function parsePluginServerArgs(argv: readonly string[]): PluginServerCliA
   for (let index = 0; index < argv.length; index++) {
     const raw = argv[index] as string;
     const match = /^--?([a-z][a-z-]*)(?:=(.*))?$/s.exec(raw);
-    if (match === null) throw new KongConfigError(`unexpected argument ${JSON.stringify(raw)}`);
+    if (match === null) throw new KongRpcUsageError(`unexpected argument ${JSON.stringify(raw)}`);
     const name = match[1] as string;
     let value = match[2];
     if (BOOLEAN_FLAGS.has(name)) {
-      if (value !== undefined && value !== 'true') throw new KongConfigError(`-${name} takes no value`);
+      if (value !== undefined && value !== 'true') throw new KongRpcUsageError(`-${name} takes no value`);
       args.dump = true;
       continue;
     }
-    if (!VALUE_FLAGS.has(name)) throw new KongConfigError(`unknown flag ${raw}`);
+    if (!VALUE_FLAGS.has(name)) throw new KongRpcUsageError(`unknown flag ${raw}`);
     if (value === undefined) {
       value = argv[++index];
-      if (value === undefined) throw new KongConfigError(`-${name} needs a value`);
+      if (value === undefined) throw new KongRpcUsageError(`-${name} needs a value`);
     }
     if (name === 'kong-prefix') args.kongPrefix = value;
     else if (name === 'socket') args.socket = value;
     else if (name === 'protocol') args.protocol = checkProtocol(value);
     else if (value === 'array' || value === 'object') args.dumpForm = value;
-    else throw new KongConfigError(`-dump-format must be array or object, got ${JSON.stringify(value)}`);
+    else throw new KongRpcUsageError(`-dump-format must be array or object, got ${JSON.stringify(value)}`);
   }
   return args;
 }
@@ -112,7 +112,7 @@ export function parsePluginServerArgs(argv: readonly string[]): PluginServerCliA
  * @param server - the server with its plugins added.
  * @param argv - the arguments after the executable. Default `process.argv.slice(2)`.
  * @param options - stdout and signal handling.
- * @throws {@link KongConfigError} for a bad command line; what {@link KongPluginServer.listen} throws.
+ * @throws {@link KongRpcUsageError} for a bad command line; what {@link KongPluginServer.listen} throws.
  * @example
  * ```ts
  * // my-plugin.ts, started by Kong as `pluginserver_my_plugin_start_cmd = /usr/local/bin/my-plugin`

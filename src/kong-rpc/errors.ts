@@ -15,6 +15,7 @@ export class KongRpcError extends PluginwireError {}
  * Code `KONG_RPC_NO_PLUGIN_INSTANCE`. `cause` is the `RemoteError` the server answered with.
  */
 export class NoPluginInstanceError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_NO_PLUGIN_INSTANCE';
   /** The instance id the server did not know. */
   readonly instanceId: number;
 
@@ -37,6 +38,7 @@ export class NoPluginInstanceError extends KongRpcError {
  * Code `KONG_RPC_PROTOCOL`.
  */
 export class KongProtocolError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_PROTOCOL';
   /** The plugin-server method whose result was unusable. */
   readonly method: string;
 
@@ -57,6 +59,7 @@ export class KongProtocolError extends KongRpcError {
  * Code `KONG_RPC_PDK`. `cause` is what the PDK implementation threw.
  */
 export class KongPdkError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_PDK';
   /** The PDK method the plugin called, e.g. `kong.request.get_header`. */
   readonly method: string;
 
@@ -80,6 +83,7 @@ export class KongPdkError extends KongRpcError {
  * Code `KONG_RPC_EVENT_CLOSED`.
  */
 export class KongEventClosedError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_EVENT_CLOSED';
   /** The event id. */
   readonly eventId: number;
   /** The PDK method that could not be answered. */
@@ -105,6 +109,7 @@ export class KongEventClosedError extends KongRpcError {
  * Code `KONG_RPC_STEP_ERROR`.
  */
 export class KongStepError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_STEP_ERROR';
   /** The PDK method that failed. */
   readonly method: string;
   /** The error text Kong sent. */
@@ -122,23 +127,6 @@ export class KongStepError extends KongRpcError {
 }
 
 /**
- * Another live plugin server already answers on the socket path, so {@link KongPluginServer.listen} refuses to
- * take it over (a stale socket file with nobody behind it is removed instead).
- *
- * Code `KONG_RPC_SOCKET_IN_USE`.
- */
-export class KongSocketInUseError extends KongRpcError {
-  /** The socket path. */
-  readonly socketPath: string;
-
-  /** @param socketPath - the socket path another server answers on. */
-  constructor(socketPath: string) {
-    super('KONG_RPC_SOCKET_IN_USE', `another plugin server answers on ${socketPath}`);
-    this.socketPath = socketPath;
-  }
-}
-
-/**
  * {@link KongPluginServer.listen} could not create its socket: the directory is missing, read-only, full
  * (`ENOSPC`) or not writable by this user, or the stale socket at the path could not be inspected.
  *
@@ -146,6 +134,7 @@ export class KongSocketInUseError extends KongRpcError {
  * the system error.
  */
 export class KongListenError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_LISTEN';
   /** The socket path. */
   readonly socketPath: string;
   /** The system error code, e.g. `EACCES`; `undefined` when the cause had none. */
@@ -172,6 +161,7 @@ export class KongListenError extends KongRpcError {
  * Code `KONG_RPC_CONNECT`. `cause` is the socket error (`ENOENT`, `ECONNREFUSED`, …).
  */
 export class KongConnectError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_CONNECT';
   /** The socket path. */
   readonly socketPath: string;
 
@@ -188,15 +178,34 @@ export class KongConnectError extends KongRpcError {
 }
 
 /**
- * A plugin definition given to {@link KongPluginServer.addPlugin}, or a command line given to
- * {@link runPluginServerCli}, is invalid.
- *
- * Code `KONG_RPC_CONFIG`.
+ * The kong-rpc API was used wrongly: invalid options of `KongPluginClient` or `KongPluginServer` (including a socket
+ * path that is a symlink, not a socket, or too long; `cause` is then the socket module's path error), an invalid
+ * plugin definition given to {@link KongPluginServer.addPlugin}, or an invalid command line given to
+ * {@link runPluginServerCli}.
  */
-export class KongConfigError extends KongRpcError {
+export class KongRpcUsageError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_INVALID_OPTIONS';
   /** @param message - what is wrong. @param options - `cause`, e.g. the socket module's path error. */
   constructor(message: string, options?: PluginwireErrorOptions) {
-    super('KONG_RPC_CONFIG', message, options);
+    super('KONG_RPC_INVALID_OPTIONS', message, options);
+  }
+}
+
+/** `listen()` or `addPlugin()` was called on a `KongPluginServer` that is closed. */
+export class KongServerClosedError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_SERVER_CLOSED';
+  /** @param message - what was attempted. */
+  constructor(message = 'server is closed') {
+    super('KONG_RPC_SERVER_CLOSED', message);
+  }
+}
+
+/** `listen()` was called on a `KongPluginServer` that is already listening. */
+export class KongServerListeningError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_ALREADY_LISTENING';
+  /** @param message - what was attempted. */
+  constructor(message = 'server is already listening') {
+    super('KONG_RPC_ALREADY_LISTENING', message);
   }
 }
 
@@ -207,6 +216,7 @@ export class KongConfigError extends KongRpcError {
  * Code `KONG_RPC_FRAME_TOO_LARGE`.
  */
 export class KongFrameTooLargeError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_FRAME_TOO_LARGE';
   /** The declared payload length. */
   readonly length: number;
   /** The cap it exceeded. */
@@ -234,6 +244,7 @@ export class KongFrameTooLargeError extends KongRpcError {
  * Code `KONG_RPC_PROTOCOL_MISMATCH`.
  */
 export class KongProtocolMismatchError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_PROTOCOL_MISMATCH';
   /** The protocol this side speaks, e.g. `ProtoBuf:1`. */
   readonly expected: string;
   /** The protocol the peer appears to speak, e.g. `MsgPack:1`. */
@@ -261,6 +272,7 @@ export class KongProtocolMismatchError extends KongRpcError {
  * Code `KONG_RPC_SEQUENCE`.
  */
 export class KongSequenceError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_SEQUENCE';
   /** The sequence sent in the `RpcCall`. */
   readonly expected: number;
   /** The sequence in the `RpcReturn`. */
@@ -287,6 +299,7 @@ export class KongSequenceError extends KongRpcError {
  * Code `KONG_RPC_CLOSED_WITHOUT_REPLY`.
  */
 export class KongClosedWithoutReplyError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_CLOSED_WITHOUT_REPLY';
   /** The call, e.g. `cmd_start_instance`. */
   readonly call: string;
   /** Whether the connection closed in the middle of a frame. */
@@ -318,6 +331,7 @@ export class KongClosedWithoutReplyError extends KongRpcError {
  * Code `KONG_RPC_PDK_ARGUMENT`.
  */
 export class KongPdkArgumentError extends KongRpcError {
+  declare readonly code: 'KONG_RPC_PDK_ARGUMENT';
   /** The PDK method the plugin called. */
   readonly method: string;
 

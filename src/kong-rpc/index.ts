@@ -9,85 +9,12 @@
  * @packageDocumentation
  */
 export { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
-export {
-  type KongEventOptions,
-  type KongEventOutcome,
-  type KongInstanceStatus,
-  type KongPdkHandler,
-  KongPluginClient,
-  type KongPluginClientEvents,
-  type KongPluginClientOptions,
-  type KongPluginServerTarget,
-  type KongProtocol,
-  type KongRemotePluginInfo,
-  type KongRunEventOptions,
-  type KongTerminalCall,
-} from './client.js';
-export {
-  type PluginServerCliArgs,
-  type PluginServerCliDump,
-  type PluginServerCliOptions,
-  type PluginServerCliResult,
-  type PluginServerCliServe,
-  parsePluginServerArgs,
-  runPluginServerCli,
-} from './dump.js';
-export {
-  KongClosedWithoutReplyError,
-  KongConfigError,
-  KongConnectError,
-  KongEventClosedError,
-  KongFrameTooLargeError,
-  KongListenError,
-  KongPdkArgumentError,
-  KongPdkError,
-  KongProtocolError,
-  KongProtocolMismatchError,
-  KongRpcError,
-  KongSequenceError,
-  KongSocketInUseError,
-  KongStepError,
-  NoPluginInstanceError,
-} from './errors.js';
-export type {
-  KongClientPdk,
-  KongCtxPdk,
-  KongCtxSharedPdk,
-  KongEntity,
-  KongIpPdk,
-  KongLogPdk,
-  KongMultimap,
-  KongNginxPdk,
-  KongNodePdk,
-  KongPdk,
-  KongPluginPdk,
-  KongRequestPdk,
-  KongResponsePdk,
-  KongRouterPdk,
-  KongServicePdk,
-  KongServiceRequestPdk,
-  KongServiceResponsePdk,
-  KongValue,
-} from './pdk.js';
-export {
-  KONG_PHASES,
-  type KongPhase,
-  type KongPluginDefinition,
-  type KongPluginInfo,
-  type KongPluginInstance,
-} from './plugins.js';
-export { KONG_PROTOCOLS } from './protocol.js';
-export {
-  type KongDumpOptions,
-  type KongListenOptions,
-  KongPluginServer,
-  type KongPluginServerOptions,
-  type KongServerLogEntry,
-} from './server.js';
-export {
-  fixPdkResult,
-  type PdkFailure,
-  pdkFailure,
-  stepMethodFor,
-  TERMINAL_PDK_METHODS,
-} from './steps.js';
+export type { LogFields, Logger, LogLevel } from '../logger.js';
+// Kong's side: KongPluginClient.
+export * from './exports/client.js';
+// Errors: KongRpcError and its subclasses, one per KONG_RPC_* code.
+export * from './exports/errors.js';
+// The PDK as plugins see it.
+export * from './exports/pdk.js';
+// The plugin-server side: KongPluginServer and its command line.
+export * from './exports/server.js';

@@ -1,7 +1,7 @@
 /**
  * Plugin definitions and instances on the plugin-server side, and the wire shapes built from them.
  */
-import { KongConfigError } from './errors.js';
+import { KongRpcUsageError } from './errors.js';
 import type { KongPdk } from './pdk.js';
 
 /** Kong's phases, in the order Kong runs them. */
@@ -98,22 +98,22 @@ export interface RegisteredPlugin {
 /** @internal Validates a definition and computes its info. */
 export function registerPlugin(definition: KongPluginDefinition<never>): RegisteredPlugin {
   if (typeof definition !== 'object' || definition === null)
-    throw new KongConfigError('plugin definition must be an object');
+    throw new KongRpcUsageError('plugin definition must be an object');
   const { name, version, priority = 0, create } = definition;
   if (typeof name !== 'string' || name === '' || /[^\w-]/.test(name)) {
-    throw new KongConfigError(
+    throw new KongRpcUsageError(
       `plugin name must be a non-empty word (letters, digits, _ and -), got ${JSON.stringify(name)}`,
     );
   }
-  if (typeof version !== 'string') throw new KongConfigError(`plugin ${name}: version must be a string`);
+  if (typeof version !== 'string') throw new KongRpcUsageError(`plugin ${name}: version must be a string`);
   if (typeof priority !== 'number' || !Number.isFinite(priority)) {
-    throw new KongConfigError(`plugin ${name}: priority must be a finite number`);
+    throw new KongRpcUsageError(`plugin ${name}: priority must be a finite number`);
   }
-  if (typeof create !== 'function') throw new KongConfigError(`plugin ${name}: create must be a function`);
+  if (typeof create !== 'function') throw new KongRpcUsageError(`plugin ${name}: create must be a function`);
   const phases = definition.phases ?? probePhases(definition);
   for (const phase of phases) {
     if (!isKongPhase(phase))
-      throw new KongConfigError(`plugin ${name}: unknown phase ${JSON.stringify(phase)}`);
+      throw new KongRpcUsageError(`plugin ${name}: unknown phase ${JSON.stringify(phase)}`);
   }
   const schema = definition.schema;
   const Schema =
@@ -135,7 +135,7 @@ function probePhases(definition: KongPluginDefinition<never>): KongPhase[] {
   try {
     probe = definition.create({} as never);
   } catch (error) {
-    throw new KongConfigError(
+    throw new KongRpcUsageError(
       `plugin ${definition.name}: create({}) threw (${error instanceof Error ? error.message : String(error)}); ` +
         'list the phases explicitly with `phases`',
     );
@@ -143,12 +143,12 @@ function probePhases(definition: KongPluginDefinition<never>): KongPhase[] {
   if (probe instanceof Promise) {
     // The probe is only for its methods; a rejection of it must not go unhandled.
     probe.catch(() => {});
-    throw new KongConfigError(
+    throw new KongRpcUsageError(
       `plugin ${definition.name}: create is async; list the phases explicitly with \`phases\``,
     );
   }
   if (typeof probe !== 'object' || probe === null) {
-    throw new KongConfigError(`plugin ${definition.name}: create must return an object`);
+    throw new KongRpcUsageError(`plugin ${definition.name}: create must return an object`);
   }
   return KONG_PHASES.filter((phase) => typeof (probe as Record<string, unknown>)[phase] === 'function');
 }

@@ -2,7 +2,7 @@
  * Checks of what a plugin server answers, as strict as Kong is: Kong indexes these fields and raises a Lua
  * error when they are missing, so the Kong side rejects with {@link KongProtocolError} instead.
  */
-import { KongConfigError, KongProtocolError } from './errors.js';
+import { KongProtocolError, KongRpcUsageError } from './errors.js';
 
 /** An instance's status (`StartInstance`, `InstanceStatus`; `CloseInstance` has no `startTime`). */
 export interface KongInstanceStatus {
@@ -16,20 +16,20 @@ export interface KongInstanceStatus {
   startTime: number | undefined;
 }
 
-/** A positive, finite number option, or its default. @throws {@link KongConfigError} */
+/** A positive, finite number option, or its default. @throws {@link KongRpcUsageError} */
 export function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new KongConfigError(`${name} must be a positive number, got ${String(value)}`);
+    throw new KongRpcUsageError(`${name} must be a positive number, got ${String(value)}`);
   }
   return value;
 }
 
-/** A non-negative integer option, or its default. @throws {@link KongConfigError} */
+/** A non-negative integer option, or its default. @throws {@link KongRpcUsageError} */
 export function count(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new KongConfigError(`${name} must be a non-negative integer, got ${String(value)}`);
+    throw new KongRpcUsageError(`${name} must be a non-negative integer, got ${String(value)}`);
   }
   return value;
 }

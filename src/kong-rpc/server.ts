@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { type Logger, log } from '../logger.js';
 import {
   InvalidSocketPathError,
   listenUnix,
@@ -15,7 +16,13 @@ import {
   type UnixServer,
   UnsupportedPlatformError,
 } from '../socket/index.js';
-import { KongConfigError, KongListenError, KongRpcError, KongSocketInUseError } from './errors.js';
+import {
+  KongListenError,
+  KongRpcError,
+  KongRpcUsageError,
+  KongServerClosedError,
+  KongServerListeningError,
+} from './errors.js';
 import { type EventHooks, ServerEvent, type StepData, safeText } from './event.js';
 import { InstanceRegistry, MAX_INSTANCE_ID, status } from './instances.js';
 import { serveKongConnection, serverPidNotification } from './msgpack/transport.js';
@@ -34,7 +41,7 @@ import {
 } from './protobuf/server-connection.js';
 import { KONG_PROTOCOLS, type KongProtocol } from './protocol.js';
 
-/** One log line of a {@link KongPluginServer}, delivered to its `logger` hook. */
+/** One log line of a {@link KongPluginServer}, before it goes to the `logger` (internal). */
 export interface KongServerLogEntry {
   /** Severity. */
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -85,8 +92,11 @@ export interface KongPluginServerOptions {
   instanceIdBase?: number;
   /** The largest message accepted from Kong, in bytes (raw bodies travel inside). Default 128 MiB. */
   maxFrameBytes?: number;
-  /** Log hook. The server never writes to the console. */
-  logger?: (entry: KongServerLogEntry) => void;
+  /**
+   * Where the server logs (it never writes to the console): listening, connection errors, plugin failures. Fields:
+   * `plugin`, `phase`, `instanceId`, `eventId` and `error` where they apply.
+   */
+  logger?: Logger;
 }
 
 /** Options of {@link KongPluginServer.listen}. */
@@ -107,10 +117,10 @@ export interface KongDumpOptions {
   protocol?: KongProtocol | undefined;
 }
 
-/** @internal Checks a `protocol` option. @throws {@link KongConfigError} */
+/** @internal Checks a `protocol` option. @throws {@link KongRpcUsageError} */
 export function checkProtocol(value: unknown): KongProtocol {
   if (!KONG_PROTOCOLS.includes(value as KongProtocol)) {
-    throw new KongConfigError(
+    throw new KongRpcUsageError(
       `protocol must be ${KONG_PROTOCOLS.join(' or ')}, got ${JSON.stringify(value)}`,
     );
   }
@@ -180,10 +190,10 @@ export class KongPluginServer {
     this.servedProtocol = checkProtocol(options.protocol ?? 'MsgPack:1');
     this.eventTimeout = options.eventTimeout ?? 120_000;
     if (!(this.eventTimeout > 0))
-      throw new KongConfigError('eventTimeout must be a positive number of milliseconds');
+      throw new KongRpcUsageError('eventTimeout must be a positive number of milliseconds');
     const base = options.instanceIdBase ?? 1 + Math.floor(Math.random() * MAX_ID);
     if (!Number.isInteger(base) || base < 0 || base > MAX_ID) {
-      throw new KongConfigError(`instanceIdBase must be an integer in 0…${MAX_ID}`);
+      throw new KongRpcUsageError(`instanceIdBase must be an integer in 0…${MAX_ID}`);
     }
     this.instances = new InstanceRegistry(base, (level, message, instance, error) => {
       const plugin = instance.plugin.info.Name;
@@ -239,12 +249,12 @@ export class KongPluginServer {
    *
    * @param definition - name, version, priority, schema and the instance factory.
    * @returns this server, for chaining.
-   * @throws {@link KongConfigError} for an invalid definition or a duplicate name.
+   * @throws {@link KongRpcUsageError} for an invalid definition or a duplicate name.
    */
   addPlugin<Config>(definition: KongPluginDefinition<Config>): this {
     const registered = registerPlugin(definition as KongPluginDefinition<never>);
     if (this.plugins.has(registered.info.Name)) {
-      throw new KongConfigError(`plugin ${registered.info.Name} is already added`);
+      throw new KongRpcUsageError(`plugin ${registered.info.Name} is already added`);
     }
     this.plugins.set(registered.info.Name, registered);
     return this;
@@ -267,14 +277,15 @@ export class KongPluginServer {
    *
    * @param options - `form`: `'object'` (default) or `'array'`; `protocol`: default the server's.
    * @returns the JSON text, without a trailing newline.
-   * @throws {@link KongConfigError} for `form: 'array'` with ProtoBuf:1, or an unknown protocol.
+   * @throws {@link KongRpcUsageError} for `form: 'array'` with ProtoBuf:1, or an unknown protocol.
    */
   dumpInfo(options: KongDumpOptions = {}): string {
     const protocol = checkProtocol(options.protocol ?? this.servedProtocol);
     const infos = this.pluginInfos();
     if (options.form === 'array') {
       // Kong reads a bare array as MsgPack:1 (kong-conf spec §9): it would then speak the wrong protocol.
-      if (protocol !== 'MsgPack:1') throw new KongConfigError('the array dump form means MsgPack:1 to Kong');
+      if (protocol !== 'MsgPack:1')
+        throw new KongRpcUsageError('the array dump form means MsgPack:1 to Kong');
       return JSON.stringify(infos);
     }
     return JSON.stringify({ Protocol: protocol, Plugins: infos });
@@ -284,7 +295,7 @@ export class KongPluginServer {
    * The socket path: the one listened on, else the one {@link KongPluginServer.listen} would use (explicit, or
    * `<prefix>/<name>.socket`).
    *
-   * @throws {@link KongConfigError} when there is no explicit path and no plugin to name the socket after.
+   * @throws {@link KongRpcUsageError} when there is no explicit path and no plugin to name the socket after.
    */
   get socketPath(): string {
     return this.listeningPath ?? this.resolveSocketPath({});
@@ -309,15 +320,15 @@ export class KongPluginServer {
    *
    * @param options - overrides of the constructor's `socketPath` and `prefix` (the command line uses them).
    * @returns the socket path.
-   * @throws {@link KongSocketInUseError} when another server answers on the path; {@link KongConfigError} when
-   *   the path is a symlink, exists and is not a socket, or is too long, or the server is closed or already
-   *   listening;
+   * @throws the socket module's `SocketInUseError` (`SOCKET_IN_USE`) when another server answers on the path; {@link KongRpcUsageError} when
+   *   the path is a symlink, exists and is not a socket, or is too long; {@link KongServerClosedError},
+   *   {@link KongServerListeningError};
    *   {@link KongListenError} (with the system `errno`: `EACCES`, `EROFS`, `ENOSPC`, …) when the socket cannot be
    *   created.
    */
   async listen(options: KongListenOptions = {}): Promise<string> {
-    if (this.isClosed) throw new KongConfigError('server is closed');
-    if (this.listener !== undefined) throw new KongConfigError('server is already listening');
+    if (this.isClosed) throw new KongServerClosedError();
+    if (this.listener !== undefined) throw new KongServerListeningError();
     const path = this.resolveSocketPath(options);
     if (options.protocol !== undefined) this.servedProtocol = checkProtocol(options.protocol);
     let listener: UnixServer;
@@ -334,7 +345,7 @@ export class KongPluginServer {
     }
     if (this.isClosed) {
       await listener.close({ deadline: 0 });
-      throw new KongConfigError('server is closed');
+      throw new KongServerClosedError();
     }
     listener.on('connection', (connection) => this.serve(connection.socket));
     this.listener = listener;
@@ -396,7 +407,7 @@ export class KongPluginServer {
     if (explicit !== undefined) return explicit;
     const name = this.options.name ?? this.plugins.keys().next().value;
     if (name === undefined)
-      throw new KongConfigError('no socket path: set socketPath or name, or add a plugin first');
+      throw new KongRpcUsageError('no socket path: set socketPath or name, or add a plugin first');
     // Kong lower-cases the names of `pluginserver_names` before it builds its default socket path.
     return join(options.prefix ?? this.options.prefix ?? DEFAULT_PREFIX, `${name.toLowerCase()}.socket`);
   }
@@ -515,20 +526,17 @@ export class KongPluginServer {
   }
 
   private log(entry: KongServerLogEntry): void {
-    const logger = this.options.logger;
-    if (logger === undefined) return;
-    try {
-      logger(entry);
-    } catch {
-      // A failing log hook must not break the protocol.
-    }
+    const { level, message, ...fields } = entry;
+    // `log` swallows what a failing logger throws: it must not break the protocol.
+    log(this.options.logger, level, message, fields);
   }
 }
 
 /** The Kong layer's error for a failed listen: in use, a bad path (configuration), or a system error. */
 function kongListenError(path: string, error: unknown): KongRpcError {
   if (error instanceof KongRpcError) return error;
-  if (error instanceof SocketInUseError) return new KongSocketInUseError(path);
+  // Another server answering on the path is the socket module's SocketInUseError: one class for one concept.
+  if (error instanceof SocketInUseError) return error;
   // What is at the path, or the path itself, is a configuration error; a system error keeps its errno.
   if (
     error instanceof SocketPathIsSymlinkError ||
@@ -537,7 +545,7 @@ function kongListenError(path: string, error: unknown): KongRpcError {
     error instanceof InvalidSocketPathError ||
     error instanceof UnsupportedPlatformError
   ) {
-    return new KongConfigError(error.message, { cause: error });
+    return new KongRpcUsageError(error.message, { cause: error });
   }
   return new KongListenError(path, error);
 }

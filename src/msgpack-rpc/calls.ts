@@ -1,7 +1,7 @@
 import { onAbort } from '../abort.js';
 import type { MessageCodec } from './codec.js';
 import type { ErrorCodec } from './error-values.js';
-import { RequestAbortedError, TimeoutError } from './errors.js';
+import { RequestAbortedError, RpcTimeoutError } from './errors.js';
 import type { PeerHooks } from './hooks.js';
 import type { MsgidAllocator } from './msgid.js';
 import { optionalPositive } from './options.js';
@@ -218,7 +218,7 @@ export class OutgoingCalls {
 
   private expire(call: PendingCall): void {
     call.timer = undefined;
-    this.abandon(call, new TimeoutError(call.method, call.msgid, call.timeoutMs ?? 0));
+    this.abandon(call, new RpcTimeoutError(call.method, call.msgid, call.timeoutMs ?? 0));
   }
 
   private abort(call: PendingCall): void {

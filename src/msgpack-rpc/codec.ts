@@ -1,5 +1,5 @@
 import { Decoder, Encoder, ExtensionCodec, type ExtensionCodecType } from '@msgpack/msgpack';
-import { EncodeError, ProtocolError, type ProtocolErrorReason } from './errors.js';
+import { EncodeError, ProtocolError, type ProtocolErrorReason, RpcUsageError } from './errors.js';
 import {
   declaredLength,
   HEADER_KIND,
@@ -178,23 +178,25 @@ export class MessageCodec {
 
   /**
    * @param options - encoding, integer policies, extensions and limits.
-   * @throws TypeError when a limit is not a positive integer or an option has an unknown value.
+   * @throws {@link RpcUsageError} when a limit is not a positive integer or an option has an unknown value.
    */
   constructor(options: CodecOptions = {}) {
     this.limits = resolveFrameLimits(options);
     this.encoding = options.encoding ?? 'standard';
     if (this.encoding !== 'standard' && this.encoding !== 'kong') {
-      throw new TypeError(`encoding must be 'standard' or 'kong', got ${String(this.encoding)}`);
+      throw new RpcUsageError(`encoding must be 'standard' or 'kong', got ${String(this.encoding)}`);
     }
     this.int64 = options.int64 ?? 'auto';
     if (!['auto', 'bigint', 'lossy', 'reject'].includes(this.int64)) {
-      throw new TypeError(`int64 must be 'auto', 'bigint', 'lossy' or 'reject', got ${String(this.int64)}`);
+      throw new RpcUsageError(
+        `int64 must be 'auto', 'bigint', 'lossy' or 'reject', got ${String(this.int64)}`,
+      );
     }
     this.rejectExt = (options.ext ?? 'decode') === 'reject';
     this.encodeBigInt = options.encodeBigInt ?? false;
     const maxOutgoing = options.maxOutgoingFrameBytes ?? this.limits.maxFrameBytes;
     if (!Number.isSafeInteger(maxOutgoing) || maxOutgoing <= 0) {
-      throw new TypeError(`maxOutgoingFrameBytes must be a positive integer, got ${String(maxOutgoing)}`);
+      throw new RpcUsageError(`maxOutgoingFrameBytes must be a positive integer, got ${String(maxOutgoing)}`);
     }
     this.maxOutgoingFrameBytes = maxOutgoing;
     const extensionCodec = options.extensionCodec;

@@ -1,4 +1,4 @@
-import { RemoteError } from './errors.js';
+import { RemoteError, RpcUsageError } from './errors.js';
 
 /** Where an error value is being converted, for custom {@link ErrorCodec}s. */
 export interface ErrorValueContext {
@@ -91,7 +91,7 @@ export function resolveErrorCodec(errors: 'string' | 'raw' | ErrorCodec | undefi
   if (errors === undefined || errors === 'string') return stringErrorCodec;
   if (errors === 'raw') return rawErrorCodec;
   if (typeof errors.toWire !== 'function' || typeof errors.fromWire !== 'function') {
-    throw new TypeError("errors must be 'string', 'raw' or an object with toWire and fromWire");
+    throw new RpcUsageError("errors must be 'string', 'raw' or an object with toWire and fromWire");
   }
   return errors;
 }

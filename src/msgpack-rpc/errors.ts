@@ -2,7 +2,7 @@ import { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
 
 /**
  * Base class of every error the `pluginwire/msgpack-rpc` module throws or rejects with. Its subclasses carry
- * `code`s that start with `MSGPACK_RPC_` (except {@link RequestAbortedError}, which has the standard `ABORT_ERR`).
+ * `code`s that start with `MSGPACK_RPC_`, one class per code.
  *
  * Catch this class to handle any msgpack-RPC failure; check `code` (or a subclass) for a specific one.
  */
@@ -69,6 +69,7 @@ const CAP_REASONS: ReadonlySet<ProtocolErrorReason> = new Set([
  * closed; otherwise the message is dropped and the connection goes on (unless `protocolErrorPolicy` says close).
  */
 export class ProtocolError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_PROTOCOL' | 'MSGPACK_RPC_FRAME_TOO_LARGE';
   /** What was wrong; stable, branch on it. */
   readonly reason: ProtocolErrorReason;
   /** Whether the stream cannot be read further. */
@@ -88,8 +89,11 @@ export class ProtocolError extends RpcError {
    * @param details - msgid, offset, preview, cause.
    */
   constructor(reason: ProtocolErrorReason, message?: string, details: ProtocolErrorDetails = {}) {
+    // One class per code: only FrameTooLargeError carries MSGPACK_RPC_FRAME_TOO_LARGE.
     super(
-      CAP_REASONS.has(reason) ? 'MSGPACK_RPC_FRAME_TOO_LARGE' : 'MSGPACK_RPC_PROTOCOL',
+      new.target !== ProtocolError && CAP_REASONS.has(reason)
+        ? 'MSGPACK_RPC_FRAME_TOO_LARGE'
+        : 'MSGPACK_RPC_PROTOCOL',
       message ?? `msgpack-RPC protocol error: ${reason}`,
       details,
     );
@@ -109,6 +113,7 @@ export class ProtocolError extends RpcError {
  * declares the size is complete, before any payload is buffered or decoded.
  */
 export class FrameTooLargeError extends ProtocolError {
+  declare readonly code: 'MSGPACK_RPC_FRAME_TOO_LARGE';
   /** The limit that was exceeded (bytes, items or levels, per reason). */
   readonly limit: number;
 
@@ -143,6 +148,7 @@ export type EncodeErrorReason =
  * extension value in Kong encoding. Nothing is written when it is raised, and the connection stays usable.
  */
 export class EncodeError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_ENCODE';
   /** What could not be encoded; stable, branch on it. */
   readonly reason: EncodeErrorReason;
 
@@ -163,6 +169,7 @@ export class EncodeError extends RpcError {
  * `message`, else a short preview).
  */
 export class RemoteError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_REMOTE';
   /** The raw error value the peer sent. */
   readonly data: unknown;
   /** The method of the failed request. */
@@ -188,33 +195,35 @@ export class RemoteError extends RpcError {
  * A request got no response within its `timeout` (counted from the call, queueing included). A response that
  * arrives later is dropped with a `late-response` trace event.
  */
-export class TimeoutError extends RpcError {
+export class RpcTimeoutError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_TIMEOUT';
   /** The method of the request. */
   readonly method: string;
   /** The msgid of the request, when one was allocated. */
   readonly msgid: number | undefined;
   /** The timeout that ran out, in milliseconds. */
-  readonly timeoutMs: number;
+  readonly timeout: number;
 
   /**
    * @param method - the request's method.
    * @param msgid - its msgid.
-   * @param timeoutMs - the timeout in milliseconds.
+   * @param timeout - the timeout in milliseconds.
    */
-  constructor(method: string, msgid: number | undefined, timeoutMs: number) {
-    super('MSGPACK_RPC_TIMEOUT', `request ${method} (msgid ${msgid}) timed out after ${timeoutMs} ms`);
+  constructor(method: string, msgid: number | undefined, timeout: number) {
+    super('MSGPACK_RPC_TIMEOUT', `request ${method} (msgid ${msgid}) timed out after ${timeout} ms`);
     this.method = method;
     this.msgid = msgid;
-    this.timeoutMs = timeoutMs;
+    this.timeout = timeout;
   }
 }
 
 /**
- * A request was cancelled through its `AbortSignal`. It has the standard AbortError shape: `name` is
- * `'AbortError'`, `code` is `'ABORT_ERR'`, and `cause` is `signal.reason`. {@link RequestAbortedError.sent}
+ * A request was cancelled through its `AbortSignal`. Like every pluginwire abort error, its `name` is
+ * `'AbortError'` and its `cause` is `signal.reason`. {@link RequestAbortedError.sent}
  * says whether the request had already been written (the peer may then still act on it).
  */
 export class RequestAbortedError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_ABORTED';
   /** The method of the request. */
   readonly method: string;
   /** The msgid of the request, when one was allocated. */
@@ -229,7 +238,7 @@ export class RequestAbortedError extends RpcError {
    * @param reason - `signal.reason`, exposed as `cause`.
    */
   constructor(method: string, msgid: number | undefined, sent: boolean, reason: unknown) {
-    super('ABORT_ERR', `request ${method} was aborted`, { cause: reason });
+    super('MSGPACK_RPC_ABORTED', `request ${method} was aborted`, { cause: reason });
     this.method = method;
     this.msgid = msgid;
     this.sent = sent;
@@ -247,12 +256,13 @@ export type CloseInitiator = 'local' | 'remote';
 
 /**
  * The connection closed (or was closed) before a request settled, or a call was made on a closed peer.
- * `cause` is the stream error, the `ProtocolError`, the `TimeoutError` that made a one-in-flight peer close, or
+ * `cause` is the stream error, the `ProtocolError`, the `RpcTimeoutError` that made a one-in-flight peer close, or
  * `undefined` for a clean end or a local `close()`. {@link ConnectionClosedError.initiator} is `'local'` when this
  * side decided to close (`close()`, `destroy()`, a protocol-error policy, an abandoned one-in-flight call) and
  * `'remote'` when the stream ended or failed.
  */
 export class ConnectionClosedError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_CLOSED';
   /** Who started closing. */
   readonly initiator: CloseInitiator;
 
@@ -272,6 +282,7 @@ export class ConnectionClosedError extends RpcError {
  * `maxQueuedBytes`. Nothing was queued. Responses are never refused this way.
  */
 export class QueueFullError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_QUEUE_FULL';
   /** Bytes queued when the message was refused. */
   readonly queuedBytes: number;
   /** The `maxQueuedBytes` limit. */
@@ -293,6 +304,7 @@ export class QueueFullError extends RpcError {
  * (`method not found: <name>` in string mode); the caller on the other side sees a `RemoteError`.
  */
 export class MethodNotFoundError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_METHOD_NOT_FOUND';
   /** The method that has no handler. */
   readonly method: string;
 
@@ -308,6 +320,7 @@ export class MethodNotFoundError extends RpcError {
  * Delivered to `onError` listeners; `cause` is what was thrown.
  */
 export class HandlerError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_HANDLER';
   /** The notification method, or the hook's name. */
   readonly method: string;
 
@@ -318,5 +331,17 @@ export class HandlerError extends RpcError {
   constructor(method: string, cause: unknown) {
     super('MSGPACK_RPC_HANDLER', `handler for ${method} failed`, { cause });
     this.method = method;
+  }
+}
+
+/**
+ * An `RpcPeer`, `MessageCodec` or `FrameDecoder` was given an unusable option (a limit that is not a positive
+ * integer, an unknown mode, a stream in object mode). Thrown by the constructor, before any I/O.
+ */
+export class RpcUsageError extends RpcError {
+  declare readonly code: 'MSGPACK_RPC_INVALID_OPTIONS';
+  /** @param message - which option is wrong and why. */
+  constructor(message: string) {
+    super('MSGPACK_RPC_INVALID_OPTIONS', message);
   }
 }

@@ -130,7 +130,7 @@ export class FrameDecoder {
 
   /**
    * @param options - limits and the binary copy policy.
-   * @throws TypeError when a limit is not a positive integer.
+   * @throws {@link RpcUsageError} when a limit is not a positive integer.
    */
   constructor(options: FrameDecoderOptions = {}) {
     this.limits = resolveFrameLimits(options);

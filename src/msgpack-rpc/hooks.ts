@@ -3,52 +3,41 @@ import type { Frame } from './framer.js';
 import type { Message } from './message.js';
 import type { MessageKind, TraceEvent, TraceHook } from './trace.js';
 
+/** Where a peer's `'error'` and `'close'` events go (the peer's EventEmitter). */
+export interface PeerEventSink {
+  error(error: Error): void;
+  close(error: ConnectionClosedError): void;
+}
+
 /**
- * A peer's user hooks: the trace hook, `onError` and `onClose` listeners. Every hook is sandboxed: what it throws
- * goes to `onError` (without recursion), never to the caller. No trace event object is built without a hook.
+ * A peer's user hooks: the trace hook and the `'error'`/`'close'` event listeners. Every hook is sandboxed: what it
+ * throws goes to `'error'` (without recursion), never to the caller. No trace event object is built without a hook.
  *
  * @internal
  */
 export class PeerHooks {
   /** Whether a trace hook is set (check before building an event). */
   readonly tracing: boolean;
-  private readonly errorListeners = new Set<(error: Error) => void>();
-  private readonly closeListeners = new Set<(error: ConnectionClosedError) => void>();
   private reporting = false;
   private closedWith: ConnectionClosedError | undefined;
 
   constructor(
     private readonly traceHook: TraceHook | undefined,
     private readonly traceFrames: boolean,
+    private readonly sink: PeerEventSink,
   ) {
     this.tracing = traceHook !== undefined;
   }
 
-  addErrorListener(listener: (error: Error) => void): () => void {
-    this.errorListeners.add(listener);
-    return () => this.errorListeners.delete(listener);
-  }
-
-  addCloseListener(listener: (error: ConnectionClosedError) => void): () => void {
-    const closed = this.closedWith;
-    if (closed) {
-      process.nextTick(() => this.run('onClose', () => listener(closed)));
-      return () => {};
-    }
-    this.closeListeners.add(listener);
-    return () => this.closeListeners.delete(listener);
-  }
-
-  /** Fires the close trace event and the close listeners, once. */
+  /** Fires the close trace event and the `'close'` event, once. */
   closed(error: ConnectionClosedError): void {
     if (this.closedWith) return;
     this.closedWith = error;
     if (this.tracing) this.emit({ type: 'close', time: performance.now(), error });
-    for (const listener of [...this.closeListeners]) this.run('onClose', () => listener(error));
-    this.closeListeners.clear();
+    this.run('close', () => this.sink.close(error));
   }
 
-  /** Sends an error to the trace hook (protocol errors) and to every `onError` listener. */
+  /** Sends an error to the trace hook (protocol errors) and to the `'error'` event. */
   reportError(error: Error): void {
     if (this.tracing && error instanceof ProtocolError) {
       this.emit({ type: 'protocol-error', time: performance.now(), error });
@@ -56,19 +45,17 @@ export class PeerHooks {
     if (this.reporting) return;
     this.reporting = true;
     try {
-      for (const listener of [...this.errorListeners]) {
-        try {
-          listener(error);
-        } catch {
-          // An onError listener that throws has nowhere else to report to; contained.
-        }
+      try {
+        this.sink.error(error);
+      } catch {
+        // An 'error' listener that throws has nowhere else to report to; contained.
       }
     } finally {
       this.reporting = false;
     }
   }
 
-  /** Runs a user hook; what it throws becomes a `HandlerError` for `onError`. */
+  /** Runs a user hook; what it throws becomes a `HandlerError` for the `'error'` event. */
   run(name: string, body: () => void): void {
     try {
       body();

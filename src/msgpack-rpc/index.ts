@@ -10,85 +10,11 @@
  * @packageDocumentation
  */
 export { PluginwireError, type PluginwireErrorOptions } from '../errors.js';
-export { type CodecOptions, EMPTY_MAP, type Int64Policy, MessageCodec } from './codec.js';
-export {
-  describeErrorValue,
-  type ErrorCodec,
-  type ErrorValueContext,
-  rawErrorCodec,
-  stringErrorCodec,
-} from './error-values.js';
-export {
-  type CloseInitiator,
-  ConnectionClosedError,
-  EncodeError,
-  type EncodeErrorReason,
-  FrameTooLargeError,
-  HandlerError,
-  MethodNotFoundError,
-  ProtocolError,
-  type ProtocolErrorDetails,
-  type ProtocolErrorReason,
-  QueueFullError,
-  RemoteError,
-  RequestAbortedError,
-  RpcError,
-  TimeoutError,
-} from './errors.js';
-export {
-  DEFAULT_MAX_CONTAINER_LENGTH,
-  DEFAULT_MAX_DEPTH,
-  DEFAULT_MAX_FRAME_BYTES,
-  type Frame,
-  FrameDecoder,
-  type FrameDecoderOptions,
-  type FrameDecoderStats,
-  type FrameLimits,
-  type ResolvedFrameLimits,
-} from './framer.js';
-export {
-  type Message,
-  type NotificationMessage,
-  type ParseOptions,
-  parseMessage,
-  type RequestMessage,
-  type ResponseMessage,
-} from './message.js';
-export { MsgidAllocator } from './msgid.js';
-export {
-  DEFAULT_MAX_QUEUED_BYTES,
-  KONG_PROFILE,
-  type ProtocolErrorPolicy,
-  type RpcPeerOptions,
-} from './options.js';
-export { createMemoryDuplexPair, createPeerPair, type MemoryDuplexOptions, type PeerPair } from './pair.js';
-export {
-  type AnySchema,
-  type FallbackNotificationHandler,
-  type FallbackRequestHandler,
-  type NotificationContext,
-  type NotificationHandler,
-  type Params,
-  type RequestContext,
-  type RequestHandler,
-  type RequestOptions,
-  type Result,
-  type RpcDisposable,
-  RpcPeer,
-  type RpcSchema,
-  type RpcTransport,
-  type StreamPair,
-} from './peer.js';
-export type {
-  BackpressureTraceEvent,
-  CloseTraceEvent,
-  LateResponseTraceEvent,
-  MessageKind,
-  ProtocolErrorTraceEvent,
-  ReceiveTraceEvent,
-  ResponseDroppedTraceEvent,
-  SendTraceEvent,
-  TraceEvent,
-  TraceHook,
-  UnhandledNotificationTraceEvent,
-} from './trace.js';
+// Errors: RpcError and its subclasses, one per MSGPACK_RPC_* code.
+export * from './exports/errors.js';
+// The layers under the peer: framing, codec, message validation.
+export * from './exports/layers.js';
+// The peer, its options and schema types.
+export * from './exports/peer.js';
+// Tracing hook and events.
+export * from './exports/trace.js';

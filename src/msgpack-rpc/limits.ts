@@ -1,3 +1,4 @@
+import { RpcUsageError } from './errors.js';
 /**
  * Size and structure caps shared by the framer and the codec (spec §3.4).
  *
@@ -35,7 +36,7 @@ export const DEFAULT_MAX_DEPTH = 100;
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
+    throw new RpcUsageError(`${name} must be a positive integer, got ${String(value)}`);
   }
   return value;
 }
@@ -43,7 +44,7 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 /**
  * Fills in defaults and validates limits.
  *
- * @throws TypeError when a limit is not a positive integer.
+ * @throws {@link RpcUsageError} when a limit is not a positive integer.
  */
 export function resolveFrameLimits(limits: FrameLimits = {}): ResolvedFrameLimits {
   const maxFrameBytes = positiveInteger('maxFrameBytes', limits.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES);

@@ -8,7 +8,7 @@ export interface RequestMessage {
   readonly msgid: number;
   /** The method name. */
   readonly method: string;
-  /** The parameters (always an array; see {@link ParseOptions.nonArrayParams}). */
+  /** The parameters (always an array; see {@link ParseMessageOptions.nonArrayParams}). */
   readonly params: unknown[];
   /** Whether a non-array params value was wrapped as `[value]`. */
   readonly paramsWrapped: boolean;
@@ -32,7 +32,7 @@ export interface NotificationMessage {
   readonly kind: 'notification';
   /** The method name. */
   readonly method: string;
-  /** The parameters (always an array; see {@link ParseOptions.nonArrayParams}). */
+  /** The parameters (always an array; see {@link ParseMessageOptions.nonArrayParams}). */
   readonly params: unknown[];
   /** Whether a non-array params value was wrapped as `[value]`. */
   readonly paramsWrapped: boolean;
@@ -42,7 +42,7 @@ export interface NotificationMessage {
 export type Message = RequestMessage | ResponseMessage | NotificationMessage;
 
 /** Options of {@link parseMessage}. */
-export interface ParseOptions {
+export interface ParseMessageOptions {
   /**
    * `'reject'` (default): non-array params are `bad-params`. `'wrap'`: a non-array value `v` is delivered as
    * `[v]` with `paramsWrapped: true`; go-pluginserver and go-pdk send `[2, "serverPid", <pid>]` with a bare
@@ -95,7 +95,7 @@ function invalid(
  * parseMessage([0, 1, 'ping', []]); // { kind: 'request', msgid: 1, method: 'ping', params: [], paramsWrapped: false }
  * ```
  */
-export function parseMessage(value: unknown, options: ParseOptions = {}): Message {
+export function parseMessage(value: unknown, options: ParseMessageOptions = {}): Message {
   if (!Array.isArray(value))
     throw invalid('not-an-array', 'a msgpack-RPC message must be an array', undefined, undefined);
   const type = value[0];

@@ -1,3 +1,4 @@
+import { RpcUsageError } from './errors.js';
 /**
  * Allocates msgids for one connection's outgoing requests: `base … 4294967295`, then wraps to `base`, skipping ids
  * still in use (pending, queued, or recently abandoned). A pure unit, so wraparound is testable without 2^32
@@ -17,12 +18,14 @@ export class MsgidAllocator {
   /**
    * @param base - 1 (default; keeps id 0 out of use, as Kong does) or 0.
    * @param initial - where the counter starts (default `base`), for tests.
-   * @throws TypeError when `base` is not 0 or 1, or `initial` is outside `base…4294967295`.
+   * @throws {@link RpcUsageError} when `base` is not 0 or 1, or `initial` is outside `base…4294967295`.
    */
   constructor(base: 0 | 1 = 1, initial: number = base) {
-    if (base !== 0 && base !== 1) throw new TypeError(`msgidBase must be 0 or 1, got ${String(base)}`);
+    if (base !== 0 && base !== 1) throw new RpcUsageError(`msgidBase must be 0 or 1, got ${String(base)}`);
     if (!Number.isInteger(initial) || initial < base || initial > MAX_MSGID) {
-      throw new TypeError(`initialMsgid must be an integer in ${base}…${MAX_MSGID}, got ${String(initial)}`);
+      throw new RpcUsageError(
+        `initialMsgid must be an integer in ${base}…${MAX_MSGID}, got ${String(initial)}`,
+      );
     }
     this.base = base;
     this.nextId = initial;

@@ -1,6 +1,7 @@
 import type { CodecOptions, MessageCodec } from './codec.js';
 import type { ErrorCodec } from './error-values.js';
 import type { ProtocolError } from './errors.js';
+import { RpcUsageError } from './errors.js';
 import type { NotificationHandler, RequestHandler } from './schema.js';
 import type { TraceHook } from './trace.js';
 
@@ -8,7 +9,7 @@ import type { TraceHook } from './trace.js';
 export type ProtocolErrorPolicy = 'continue' | 'close' | ((error: ProtocolError) => 'continue' | 'close');
 
 /**
- * Options of an `RpcPeer`. Every time is in milliseconds; every limit must be a positive integer (a `TypeError`
+ * Options of an `RpcPeer`. Every time is in milliseconds; every limit must be a positive integer (an `RpcUsageError`
  * at construction otherwise). The codec options (encoding, int64, limits, …) are those of `MessageCodec`.
  */
 export interface RpcPeerOptions extends CodecOptions {
@@ -52,7 +53,7 @@ export interface RpcPeerOptions extends CodecOptions {
   closeTimeout?: number;
   /** Request handlers to register at construction (as `handle(method, fn)` for each entry). */
   handlers?: Readonly<Record<string, RequestHandler>>;
-  /** Notification handlers to register at construction (as `onNotification(method, fn)` for each entry). */
+  /** Notification handlers to register at construction (as `handleNotification(method, fn)` for each entry). */
   notificationHandlers?: Readonly<Record<string, NotificationHandler>>;
   /**
    * A codec to use instead of one built from the codec options (share one between many peers with the same
@@ -68,10 +69,10 @@ export interface RpcPeerOptions extends CodecOptions {
  *
  * @example
  * ```ts
- * const peer = new RpcPeer(socket, { ...KONG_PROFILE, trace: (event) => log(event) });
+ * const peer = new RpcPeer(socket, { ...KONG_PEER_OPTIONS, trace: (event) => log(event) });
  * ```
  */
-export const KONG_PROFILE: Readonly<RpcPeerOptions> = Object.freeze({
+export const KONG_PEER_OPTIONS: Readonly<RpcPeerOptions> = Object.freeze({
   encoding: 'kong',
   errors: 'string',
   nonArrayParams: 'wrap',
@@ -90,7 +91,7 @@ export const DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 export function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
+    throw new RpcUsageError(`${name} must be a positive integer, got ${String(value)}`);
   }
   return value;
 }
@@ -99,7 +100,7 @@ export function positiveInteger(name: string, value: number | undefined, fallbac
 export function optionalPositive(name: string, value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new TypeError(`${name} must be a positive number of milliseconds, got ${String(value)}`);
+    throw new RpcUsageError(`${name} must be a positive number of milliseconds, got ${String(value)}`);
   }
   return value;
 }

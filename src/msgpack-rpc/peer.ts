@@ -1,13 +1,14 @@
+import { EventEmitter } from 'node:events';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { OutgoingCalls } from './calls.js';
 import { MessageCodec } from './codec.js';
 import { resolveErrorCodec } from './error-values.js';
-import { type ConnectionClosedError, ProtocolError } from './errors.js';
+import { type ConnectionClosedError, ProtocolError, RpcUsageError } from './errors.js';
 import { type Frame, FrameDecoder } from './framer.js';
 import { PeerHooks } from './hooks.js';
 import { IncomingDispatcher } from './incoming.js';
 import { ConnectionLifecycle } from './lifecycle.js';
-import { type Message, type ParseOptions, parseMessage } from './message.js';
+import { type Message, type ParseMessageOptions, parseMessage } from './message.js';
 import { MsgidAllocator } from './msgid.js';
 import {
   DEFAULT_MAX_QUEUED_BYTES,
@@ -26,7 +27,6 @@ import type {
   RequestHandler,
   RequestOptions,
   Result,
-  RpcDisposable,
   RpcSchema,
   RpcTransport,
 } from './schema.js';
@@ -42,11 +42,24 @@ export type {
   RequestHandler,
   RequestOptions,
   Result,
-  RpcDisposable,
   RpcSchema,
   RpcTransport,
   StreamPair,
 } from './schema.js';
+
+/**
+ * The events of an {@link RpcPeer}, for Node's typed `EventEmitter`.
+ */
+export interface RpcPeerEvents {
+  /**
+   * An error nobody else receives: a `ProtocolError`, the `EncodeError` of a response, the `HandlerError` of a
+   * notification handler, or an error thrown by a user hook or listener. Emitted only while someone listens:
+   * unlike a plain EventEmitter, a peer without an `'error'` listener does not throw (the error is then only traced).
+   */
+  error: [error: Error];
+  /** The connection closed, with the `ConnectionClosedError` pending calls were rejected with. Emitted once. */
+  close: [error: ConnectionClosedError];
+}
 
 function isMsgid(value: number | undefined): value is number {
   return value !== undefined && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
@@ -58,13 +71,13 @@ function isMsgid(value: number | undefined): value is number {
  * Calls go both ways on one connection; responses may come in any order.
  *
  * - `request()` allocates a msgid (wrapping at 2^32, skipping ids in use), encodes at call time (an encode error
- *   rejects at once), and settles exactly once: result, `RemoteError`, `TimeoutError`, `RequestAbortedError`, or
+ *   rejects at once), and settles exactly once: result, `RemoteError`, `RpcTimeoutError`, `RequestAbortedError`, or
  *   `ConnectionClosedError` (whose `cause` says why).
  * - Writes (default mode): the messages of one event-loop turn go out in one `write()`; the answers that
  *   synchronous handlers give while one incoming chunk is dispatched are written as soon as that chunk is done.
- * - One-in-flight mode (`maxOutgoingInFlight: 1`, as in {@link KONG_PROFILE}): never pipelines; every message is one
+ * - One-in-flight mode (`maxOutgoingInFlight: 1`, as in {@link KONG_PEER_OPTIONS}): never pipelines; every message is one
  *   `write()` call; notifications before a response are handled before the caller's continuation.
- * - Malformed input never throws out: it becomes a `ProtocolError` for `onError` and the trace hook; fatal ones
+ * - Malformed input never throws out: it becomes a `ProtocolError` for the `'error'` event and the trace hook; fatal ones
  *   close the connection (after answering the broken request when its msgid is known).
  * - No console output; user hooks that throw are contained.
  *
@@ -78,9 +91,17 @@ function isMsgid(value: number | undefined): value is number {
  * await peer.close();
  * ```
  */
-export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSchema = AnySchema> {
+export class RpcPeer<
+  Local extends RpcSchema = AnySchema,
+  Remote extends RpcSchema = AnySchema,
+> extends EventEmitter<RpcPeerEvents> {
   /** The codec in use (encoding, limits); may be shared with other peers. */
   readonly codec: MessageCodec;
+  /**
+   * Resolves once the connection is closed, with the `ConnectionClosedError` pending calls were rejected with (the
+   * payload of the `'close'` event, also for a caller that arrives after it). Never rejects.
+   */
+  readonly closed: Promise<ConnectionClosedError>;
 
   private readonly readable: Readable;
   private readonly writable: Writable;
@@ -90,7 +111,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
   private readonly hooks: PeerHooks;
   private readonly calls: OutgoingCalls;
   private readonly incoming: IncomingDispatcher;
-  private readonly parseOptions: ParseOptions;
+  private readonly parseOptions: ParseMessageOptions;
   private readonly policy: ProtocolErrorPolicy;
 
   private readonly lifecycle: ConnectionLifecycle;
@@ -100,10 +121,11 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
 
   /**
    * @param transport - a `Duplex` (a socket) or `{ readable, writable }`; must carry bytes (not object mode).
-   * @param options - see {@link RpcPeerOptions}; spread {@link KONG_PROFILE} for Kong.
-   * @throws TypeError when the stream is in object mode or an option is invalid.
+   * @param options - see {@link RpcPeerOptions}; spread {@link KONG_PEER_OPTIONS} for Kong.
+   * @throws {@link RpcUsageError} when the stream is in object mode or an option is invalid.
    */
   constructor(transport: RpcTransport, options: RpcPeerOptions = {}) {
+    super();
     const pair = transport as { readable?: unknown; writable?: unknown };
     if (typeof (transport as Duplex).write === 'function' && typeof (transport as Duplex).on === 'function') {
       this.readable = transport as Duplex;
@@ -114,17 +136,17 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
       this.writable = pair.writable as Writable;
       this.isDuplex = pair.readable === pair.writable;
     } else {
-      throw new TypeError('RpcPeer needs a Duplex stream or { readable, writable }');
+      throw new RpcUsageError('RpcPeer needs a Duplex stream or { readable, writable }');
     }
     if (this.readable.readableObjectMode || this.writable.writableObjectMode) {
-      throw new TypeError('RpcPeer needs a byte stream; this stream is in object mode');
+      throw new RpcUsageError('RpcPeer needs a byte stream; this stream is in object mode');
     }
 
     this.codec = options.codec ?? new MessageCodec(options);
     this.framer = new FrameDecoder({ ...this.codec.limits, binary: options.binary ?? 'copy' });
     const nonArrayParams = options.nonArrayParams ?? 'reject';
     if (nonArrayParams !== 'reject' && nonArrayParams !== 'wrap') {
-      throw new TypeError(`nonArrayParams must be 'reject' or 'wrap', got ${String(nonArrayParams)}`);
+      throw new RpcUsageError(`nonArrayParams must be 'reject' or 'wrap', got ${String(nonArrayParams)}`);
     }
     this.parseOptions = { nonArrayParams };
     const maxInFlight = options.maxOutgoingInFlight ?? Number.POSITIVE_INFINITY;
@@ -137,13 +159,26 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
     const closeTimeout = optionalPositive('closeTimeout', options.closeTimeout) ?? 5000;
     const policy = options.protocolErrorPolicy ?? 'continue';
     if (policy !== 'continue' && policy !== 'close' && typeof policy !== 'function') {
-      throw new TypeError(
+      throw new RpcUsageError(
         `protocolErrorPolicy must be 'continue', 'close' or a function, got ${String(policy)}`,
       );
     }
     this.policy = policy;
     const errorCodec = resolveErrorCodec(options.errors);
-    this.hooks = new PeerHooks(options.trace, options.traceFrames ?? false);
+    let resolveClosed!: (error: ConnectionClosedError) => void;
+    this.closed = new Promise((resolve) => {
+      resolveClosed = resolve;
+    });
+    this.hooks = new PeerHooks(options.trace, options.traceFrames ?? false, {
+      // 'error' only while someone listens: a missing listener must never crash the process.
+      error: (error) => {
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+      },
+      close: (error) => {
+        resolveClosed(error);
+        this.emit('close', error);
+      },
+    });
     this.writer = new OutgoingWriter(this.writable, {
       maxInFlight,
       maxQueuedBytes,
@@ -216,7 +251,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
   }
 
   /** Whether the peer is closing or closed (new calls reject at once). */
-  get closed(): boolean {
+  get isClosed(): boolean {
     return !this.lifecycle.isOpen;
   }
 
@@ -232,7 +267,7 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
    * @param params - the parameters (an array).
    * @param options - `timeout` and `signal`.
    * @returns the result. Rejects with `RemoteError` (the peer answered an error; `data` is its raw value),
-   *   `TimeoutError`, `RequestAbortedError`, `EncodeError` (nothing written), `QueueFullError`, or
+   *   `RpcTimeoutError`, `RequestAbortedError`, `EncodeError` (nothing written), `QueueFullError`, or
    *   `ConnectionClosedError`. Never throws synchronously.
    */
   request<M extends keyof Remote['requests'] & string>(
@@ -271,89 +306,60 @@ export class RpcPeer<Local extends RpcSchema = AnySchema, Remote extends RpcSche
   /**
    * Serves a request method. Replaces an earlier handler for the same method.
    *
-   * @returns a disposable that removes the handler.
+   * @returns a function that removes the handler.
    */
   handle<M extends keyof Local['requests'] & string>(
     method: M,
     handler: RequestHandler<Params<Local['requests'][M]>, Result<Local['requests'][M]>>,
-  ): RpcDisposable {
+  ): () => void {
     const handlers = this.incoming.handlers;
     const registered = handler as unknown as RequestHandler;
     handlers.set(method, registered);
-    return {
-      dispose: () => {
-        if (handlers.get(method) === registered) handlers.delete(method);
-      },
+    return () => {
+      if (handlers.get(method) === registered) handlers.delete(method);
     };
   }
 
   /**
    * Takes a notification method. Replaces an earlier handler for the same method.
    *
-   * @returns a disposable that removes the handler.
+   * @returns a function that removes the handler.
    */
-  onNotification<M extends keyof Local['notifications'] & string>(
+  handleNotification<M extends keyof Local['notifications'] & string>(
     method: M,
     handler: NotificationHandler<Params<Local['notifications'][M]>>,
-  ): RpcDisposable {
+  ): () => void {
     const handlers = this.incoming.notificationHandlers;
     const registered = handler as unknown as NotificationHandler;
     handlers.set(method, registered);
-    return {
-      dispose: () => {
-        if (handlers.get(method) === registered) handlers.delete(method);
-      },
+    return () => {
+      if (handlers.get(method) === registered) handlers.delete(method);
     };
   }
 
   /**
    * Serves every request method that has no handler of its own (instead of answering `method not found`).
    *
-   * @returns a disposable that removes it.
+   * @returns a function that removes it.
    */
-  handleUnknown(handler: FallbackRequestHandler): RpcDisposable {
+  handleUnknown(handler: FallbackRequestHandler): () => void {
     this.incoming.fallbackHandler = handler;
-    return {
-      dispose: () => {
-        if (this.incoming.fallbackHandler === handler) this.incoming.fallbackHandler = undefined;
-      },
+    return () => {
+      if (this.incoming.fallbackHandler === handler) this.incoming.fallbackHandler = undefined;
     };
   }
 
   /**
    * Takes every notification that has no handler of its own (instead of tracing `unhandled-notification`).
    *
-   * @returns a disposable that removes it.
+   * @returns a function that removes it.
    */
-  onUnknownNotification(handler: FallbackNotificationHandler): RpcDisposable {
+  handleUnknownNotification(handler: FallbackNotificationHandler): () => void {
     this.incoming.fallbackNotificationHandler = handler;
-    return {
-      dispose: () => {
-        if (this.incoming.fallbackNotificationHandler === handler)
-          this.incoming.fallbackNotificationHandler = undefined;
-      },
+    return () => {
+      if (this.incoming.fallbackNotificationHandler === handler)
+        this.incoming.fallbackNotificationHandler = undefined;
     };
-  }
-
-  /**
-   * Listens for errors nobody else receives: `ProtocolError`s, `EncodeError`s of responses, `HandlerError`s of
-   * notification handlers, and errors thrown by user hooks. Unlike an EventEmitter `'error'`, having no listener
-   * is fine (errors are then only traced).
-   *
-   * @returns a disposable that removes the listener.
-   */
-  onError(listener: (error: Error) => void): RpcDisposable {
-    return { dispose: this.hooks.addErrorListener(listener) };
-  }
-
-  /**
-   * Runs once when the connection closes, with the `ConnectionClosedError` pending calls were rejected with.
-   * Registered after the close, it runs on the next tick.
-   *
-   * @returns a disposable that removes the listener.
-   */
-  onClose(listener: (error: ConnectionClosedError) => void): RpcDisposable {
-    return { dispose: this.hooks.addCloseListener(listener) };
   }
 
   /**

@@ -80,16 +80,10 @@ export type FallbackNotificationHandler = (
 
 /** Per-call options of `RpcPeer.request`. */
 export interface RequestOptions {
-  /** Reject with `TimeoutError` after this many milliseconds (from the call). Default: the peer's `requestTimeout`. */
+  /** Reject with `RpcTimeoutError` after this many milliseconds (from the call). Default: the peer's `requestTimeout`. */
   timeout?: number;
   /** Cancel the call: it rejects with `RequestAbortedError` (and is never written if it was still queued). */
   signal?: AbortSignal;
-}
-
-/** Returned by every registration; `dispose()` undoes it. */
-export interface RpcDisposable {
-  /** Undo the registration (idempotent). */
-  dispose(): void;
 }
 
 /** A separate readable and writable carrying one connection (e.g. a child's stdout and stdin). */

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { LineSplitter } from './output.js';
+import { KongOutputSplitter } from './output.js';
 
 /** How a watched child process ended. */
 export interface ChildOutcome {
@@ -27,7 +27,9 @@ export function watchChild(
     ['stderr', child.stderr],
   ] as const;
   const splitters = streams.map(([stream, readable]) => {
-    const splitter = new LineSplitter(maxLineBytes, (line, continued) => onLine(stream, line, continued));
+    const splitter = new KongOutputSplitter(maxLineBytes, (line, continued) =>
+      onLine(stream, line, continued),
+    );
     // Always drain: a full pipe would block the server even when nobody listens to `log`.
     readable?.on('data', (chunk: Buffer) => splitter.push(chunk));
     return splitter;

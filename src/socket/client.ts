@@ -5,7 +5,7 @@ import { abortableSleep, onAbort } from '../abort.js';
 import { type ConnectFailureKind, connectError, type SocketConnectError } from './connect-errors.js';
 import { SocketAbortedError, SocketPathTooLongError } from './errors.js';
 import { maxSocketPathBytes, type ResolvedAddress, resolveAddress, type SocketAddress } from './path.js';
-import { supervisedSocketRunning } from './registry.js';
+import { supervisedSocketRunning } from './supervised-sockets.js';
 
 /** Information passed to {@link RetryOptions.onRetry} before each sleep. */
 export interface RetryInfo {
@@ -90,7 +90,7 @@ interface AttemptFailure {
  * const socket = await connectUnix('/usr/local/kong/js_pluginserver.sock', { retry: { deadline: 5000 } });
  * ```
  * @throws a {@link SocketConnectError} subclass naming the last failure class, attempts and elapsed time;
- *   {@link SocketAbortedError} when `signal` aborts; the address errors of {@link resolveAddress}.
+ *   {@link SocketAbortedError} when `signal` aborts; the address errors ({@link InvalidSocketPathError}, {@link SocketPathTooLongError}, {@link UnsupportedPlatformError}).
  */
 export async function connectUnix(address: SocketAddress, options: ConnectOptions = {}): Promise<Socket> {
   const resolved = resolveAddress(address);

@@ -11,16 +11,28 @@ export type ConnectFailureKind =
   | 'BadPath'
   | 'ConnectFailed';
 
-const CODES: Record<ConnectFailureKind, string> = {
+/** The code of each {@link ConnectFailureKind}. */
+const CODES = {
   NotFound: 'SOCKET_NOT_FOUND',
   Refused: 'SOCKET_REFUSED',
   NotASocket: 'SOCKET_NOT_A_SOCKET',
   Busy: 'SOCKET_BUSY',
-  Timeout: 'SOCKET_TIMEOUT',
-  PermissionDenied: 'SOCKET_PERMISSION_DENIED',
+  Timeout: 'SOCKET_CONNECT_TIMEOUT',
+  PermissionDenied: 'SOCKET_CONNECT_PERMISSION_DENIED',
   BadPath: 'SOCKET_BAD_PATH',
   ConnectFailed: 'SOCKET_CONNECT_FAILED',
-};
+} as const satisfies Record<ConnectFailureKind, SocketConnectErrorCode>;
+
+/** Every code of a {@link SocketConnectError}, one per {@link ConnectFailureKind}. */
+export type SocketConnectErrorCode =
+  | 'SOCKET_NOT_FOUND'
+  | 'SOCKET_REFUSED'
+  | 'SOCKET_NOT_A_SOCKET'
+  | 'SOCKET_BUSY'
+  | 'SOCKET_CONNECT_TIMEOUT'
+  | 'SOCKET_CONNECT_PERMISSION_DENIED'
+  | 'SOCKET_BAD_PATH'
+  | 'SOCKET_CONNECT_FAILED';
 
 const DESCRIPTIONS: Record<ConnectFailureKind, string> = {
   NotFound: 'no socket file at the path (server not bound yet, gone, or wrong path)',
@@ -52,6 +64,7 @@ export interface ConnectErrorDetails {
  * and `hints` say what was tried for how long.
  */
 export class SocketConnectError extends SocketPathError {
+  declare readonly code: SocketConnectErrorCode;
   /** The failure class (§3.2 of the socket spec). */
   readonly kind: ConnectFailureKind;
   /** Number of connect attempts made. */
@@ -66,7 +79,7 @@ export class SocketConnectError extends SocketPathError {
    * @param path - the address.
    * @param details - errno, attempts, elapsed time, hints, cause.
    */
-  constructor(kind: ConnectFailureKind, path: string, details: ConnectErrorDetails) {
+  protected constructor(kind: ConnectFailureKind, path: string, details: ConnectErrorDetails) {
     const tried =
       details.attempts > 1
         ? ` after ${details.attempts} attempts over ${Math.round(details.elapsed)} ms`
@@ -87,6 +100,7 @@ export class SocketConnectError extends SocketPathError {
 
 /** `ENOENT`: nothing at the path. Retried during boot. */
 export class SocketNotFoundError extends SocketConnectError {
+  declare readonly code: 'SOCKET_NOT_FOUND';
   /** @param path - the address. @param details - see {@link ConnectErrorDetails}. */
   constructor(path: string, details: ConnectErrorDetails) {
     super('NotFound', path, details);
@@ -95,6 +109,7 @@ export class SocketNotFoundError extends SocketConnectError {
 
 /** `ECONNREFUSED` on a socket file: stale socket or a restarting server. Retried during boot. */
 export class SocketRefusedError extends SocketConnectError {
+  declare readonly code: 'SOCKET_REFUSED';
   /** @param path - the address. @param details - see {@link ConnectErrorDetails}. */
   constructor(path: string, details: ConnectErrorDetails) {
     super('Refused', path, details);
@@ -103,6 +118,7 @@ export class SocketRefusedError extends SocketConnectError {
 
 /** The file at the path is not a socket (Linux reports `ECONNREFUSED`). Never retried. */
 export class NotASocketError extends SocketConnectError {
+  declare readonly code: 'SOCKET_NOT_A_SOCKET';
   /** @param path - the address. @param details - see {@link ConnectErrorDetails}. */
   constructor(path: string, details: ConnectErrorDetails) {
     super('NotASocket', path, details);
@@ -111,6 +127,7 @@ export class NotASocketError extends SocketConnectError {
 
 /** `EAGAIN`: the server's backlog is full. Retried only when in `retryOn`. */
 export class SocketBusyError extends SocketConnectError {
+  declare readonly code: 'SOCKET_BUSY';
   /** @param path - the address. @param details - see {@link ConnectErrorDetails}. */
   constructor(path: string, details: ConnectErrorDetails) {
     super('Busy', path, details);
@@ -119,6 +136,7 @@ export class SocketBusyError extends SocketConnectError {
 
 /** No connection within the per-attempt `timeout`. Retried only when in `retryOn`. */
 export class ConnectTimeoutError extends SocketConnectError {
+  declare readonly code: 'SOCKET_CONNECT_TIMEOUT';
   /** @param path - the address. @param details - see {@link ConnectErrorDetails}. */
   constructor(path: string, details: ConnectErrorDetails) {
     super('Timeout', path, details);
@@ -127,6 +145,7 @@ export class ConnectTimeoutError extends SocketConnectError {
 
 /** `EACCES`/`EPERM`: no write permission on the socket or no search permission on a directory. Never retried. */
 export class ConnectPermissionDeniedError extends SocketConnectError {
+  declare readonly code: 'SOCKET_CONNECT_PERMISSION_DENIED';
   /** @param path - the address. @param details - see {@link ConnectErrorDetails}. */
   constructor(path: string, details: ConnectErrorDetails) {
     super('PermissionDenied', path, details);
@@ -135,6 +154,7 @@ export class ConnectPermissionDeniedError extends SocketConnectError {
 
 /** `ENOTDIR`/`ELOOP`: the path cannot be resolved. Never retried. */
 export class SocketBadPathError extends SocketConnectError {
+  declare readonly code: 'SOCKET_BAD_PATH';
   /** @param path - the address. @param details - see {@link ConnectErrorDetails}. */
   constructor(path: string, details: ConnectErrorDetails) {
     super('BadPath', path, details);
@@ -143,6 +163,7 @@ export class SocketBadPathError extends SocketConnectError {
 
 /** Any other connect failure. Never retried. */
 export class ConnectFailedError extends SocketConnectError {
+  declare readonly code: 'SOCKET_CONNECT_FAILED';
   /** @param path - the address. @param details - see {@link ConnectErrorDetails}. */
   constructor(path: string, details: ConnectErrorDetails) {
     super('ConnectFailed', path, details);
@@ -177,6 +198,7 @@ export function connectError(
 
 /** A pool could not lease a connection within `acquireTimeout`. */
 export class PoolTimeoutError extends SocketError {
+  declare readonly code: 'SOCKET_POOL_TIMEOUT';
   /** @param path - the pool's address. @param timeout - the acquire timeout, ms. @param max - the pool size. */
   constructor(path: string, timeout: number, max: number) {
     super(
@@ -188,6 +210,7 @@ export class PoolTimeoutError extends SocketError {
 
 /** The pool is closed; no further exchanges. */
 export class PoolClosedError extends SocketError {
+  declare readonly code: 'SOCKET_POOL_CLOSED';
   /** @param path - the pool's address. */
   constructor(path: string) {
     super('SOCKET_POOL_CLOSED', `the connection pool for ${path} is closed`);
@@ -196,6 +219,7 @@ export class PoolClosedError extends SocketError {
 
 /** The peer closed or reset the connection before the exchange completed. */
 export class ConnectionLostError extends SocketError {
+  declare readonly code: 'SOCKET_CONNECTION_LOST';
   /** Bytes received during the exchange before the loss (0 is Kong's "no data" case). */
   readonly bytesReceived: number;
 
@@ -216,6 +240,7 @@ export class ConnectionLostError extends SocketError {
 
 /** No data arrived for `readTimeout` ms during an exchange; the connection was destroyed. */
 export class ReadTimeoutError extends SocketError {
+  declare readonly code: 'SOCKET_READ_TIMEOUT';
   /** @param path - the address. @param timeout - the read timeout, ms. */
   constructor(path: string, timeout: number) {
     super('SOCKET_READ_TIMEOUT', `no data from ${path} for ${timeout} ms during an exchange`);
@@ -224,6 +249,7 @@ export class ReadTimeoutError extends SocketError {
 
 /** Writing to the connection failed (`EPIPE`, `ECONNRESET`). */
 export class WriteFailedError extends SocketError {
+  declare readonly code: 'SOCKET_WRITE_FAILED';
   /** @param path - the address. @param cause - the socket error. */
   constructor(path: string, cause: unknown) {
     super('SOCKET_WRITE_FAILED', `write to ${path} failed: ${(cause as Error)?.message ?? cause}`, { cause });
@@ -232,6 +258,7 @@ export class WriteFailedError extends SocketError {
 
 /** A {@link PoolLease} was used after its exchange ended (its connection may serve another exchange now). */
 export class LeaseEndedError extends SocketError {
+  declare readonly code: 'SOCKET_LEASE_ENDED';
   /** @param path - the pool's address. */
   constructor(path: string) {
     super('SOCKET_LEASE_ENDED', `a pooled connection to ${path} was used after its exchange ended`);

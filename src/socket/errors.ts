@@ -30,7 +30,7 @@ export class SocketPathError extends SocketError {
    * @param path - the address the error is about.
    * @param options - `cause` and `errno`.
    */
-  constructor(code: string, message: string, path: string, options?: SocketPathErrorOptions) {
+  protected constructor(code: string, message: string, path: string, options?: SocketPathErrorOptions) {
     super(code, message, options);
     this.path = path;
     this.errno = options?.errno;
@@ -39,6 +39,7 @@ export class SocketPathError extends SocketError {
 
 /** The platform cannot do what was asked: Unix sockets on Windows, abstract names off Linux. */
 export class UnsupportedPlatformError extends SocketPathError {
+  declare readonly code: 'SOCKET_UNSUPPORTED_PLATFORM';
   /**
    * @param path - the address.
    * @param what - what is unsupported, e.g. `abstract socket names`.
@@ -50,6 +51,7 @@ export class UnsupportedPlatformError extends SocketPathError {
 
 /** The address is malformed (a NUL byte in a filesystem path, an empty path or abstract name). */
 export class InvalidSocketPathError extends SocketPathError {
+  declare readonly code: 'SOCKET_INVALID_SOCKET_PATH';
   /**
    * @param path - the address.
    * @param reason - what is wrong with it.
@@ -68,6 +70,7 @@ export class InvalidSocketPathError extends SocketPathError {
  * silently truncates long paths (libuv/libuv#4036), which makes peers that use the real path fail.
  */
 export class SocketPathTooLongError extends SocketPathError {
+  declare readonly code: 'SOCKET_PATH_TOO_LONG';
   /** The length of the address in UTF-8 bytes. */
   readonly byteLength: number;
   /** The largest allowed length in bytes (107 on Linux, 103 on macOS/BSD). */
@@ -92,6 +95,7 @@ export class SocketPathTooLongError extends SocketPathError {
 
 /** The directory the socket should be created in does not exist (and `createDir` was not set). */
 export class SocketDirMissingError extends SocketPathError {
+  declare readonly code: 'SOCKET_DIR_MISSING';
   /** The missing directory. */
   readonly dir: string;
 
@@ -109,6 +113,7 @@ export class SocketDirMissingError extends SocketPathError {
 
 /** A symlink is at the socket path. Neither the link nor its target is touched. */
 export class SocketPathIsSymlinkError extends SocketPathError {
+  declare readonly code: 'SOCKET_PATH_IS_SYMLINK';
   /** @param path - the socket path. */
   constructor(path: string) {
     super(
@@ -121,6 +126,7 @@ export class SocketPathIsSymlinkError extends SocketPathError {
 
 /** Something other than a socket (regular file, directory, FIFO, device) is at the path. It is never removed. */
 export class SocketPathNotSocketError extends SocketPathError {
+  declare readonly code: 'SOCKET_PATH_NOT_SOCKET';
   /** What was found, e.g. `regular file`, `directory`, `FIFO`. */
   readonly found: string;
 
@@ -141,6 +147,7 @@ export class SocketPathNotSocketError extends SocketPathError {
 
 /** Another process accepts connections on the path (or its backlog is full, which also means it is alive). */
 export class SocketInUseError extends SocketPathError {
+  declare readonly code: 'SOCKET_IN_USE';
   /**
    * @param path - the socket path.
    * @param detail - how liveness was established.
@@ -153,6 +160,7 @@ export class SocketInUseError extends SocketPathError {
 
 /** A stale socket file (its server is gone) is at the path and `stale: 'fail'` was asked. Left untouched. */
 export class StaleSocketError extends SocketPathError {
+  declare readonly code: 'SOCKET_STALE_SOCKET';
   /** @param path - the socket path. */
   constructor(path: string) {
     super(
@@ -169,6 +177,7 @@ export class StaleSocketError extends SocketPathError {
  * should be created. Both the server (`listenUnix`) and the client (`connectUnix`) use it; never retried.
  */
 export class SocketPermissionDeniedError extends SocketPathError {
+  declare readonly code: 'SOCKET_PERMISSION_DENIED';
   /** The directory or file the permission is missing on, when known. */
   readonly target: string;
 
@@ -186,6 +195,7 @@ export class SocketPermissionDeniedError extends SocketPathError {
 
 /** The `group` option names a group that does not exist. */
 export class GroupNotFoundError extends SocketPathError {
+  declare readonly code: 'SOCKET_GROUP_NOT_FOUND';
   /** The group as given. */
   readonly group: string;
 
@@ -201,6 +211,7 @@ export class GroupNotFoundError extends SocketPathError {
 
 /** `chown` of the socket to the requested group failed (typically `EPERM`: the process is not a member). */
 export class ChownFailedError extends SocketPathError {
+  declare readonly code: 'SOCKET_CHOWN_FAILED';
   /**
    * @param path - the socket path.
    * @param group - the group.
@@ -216,6 +227,7 @@ export class ChownFailedError extends SocketPathError {
 
 /** `chmod` of the socket failed. */
 export class ChmodFailedError extends SocketPathError {
+  declare readonly code: 'SOCKET_CHMOD_FAILED';
   /**
    * @param path - the socket path.
    * @param mode - the requested mode.
@@ -233,6 +245,7 @@ export class ChmodFailedError extends SocketPathError {
 
 /** Binding, inspecting or renaming the socket failed for a reason without its own class. Wraps the errno. */
 export class BindFailedError extends SocketPathError {
+  declare readonly code: 'SOCKET_BIND_FAILED';
   /**
    * @param path - the socket path.
    * @param what - the step that failed.
@@ -253,6 +266,7 @@ export class BindFailedError extends SocketPathError {
 
 /** The operation was cancelled through an `AbortSignal`. */
 export class SocketAbortedError extends SocketError {
+  declare readonly code: 'SOCKET_ABORTED';
   /**
    * @param what - what was aborted.
    * @param cause - the signal's reason.

@@ -3,7 +3,7 @@
  * kong/runloop/plugin_servers/process.lua`: every line, empty ones skipped, a final unterminated line still
  * logged), plus a cap: a line longer than `maxLineBytes` is emitted in pieces marked `continued`.
  */
-export class LineSplitter {
+export class KongOutputSplitter {
   readonly #maxLineBytes: number;
   readonly #emit: (line: string, continued: boolean) => void;
   #pending: Buffer[] = [];

@@ -7,13 +7,13 @@
 export type RestartPolicy = 'kong-exact' | 'kong' | 'backoff';
 
 /** Kong version profiles, the same names as the kong-conf module uses. */
-export type KongProfile = '2.3' | '2.4-2.8' | '3.0-3.8' | '3.9' | '3.10';
+export type RestartProfile = '2.3' | '2.4-2.8' | '3.0-3.8' | '3.9' | '3.10';
 
 /**
  * Maps a Kong version string (`'3.9'`, `'2.8.1'`, `'3.4.2.0'`) to its profile. Unknown or newer versions map to
  * the newest profile. (Duplicated from kong-conf on purpose: the modules do not import each other.)
  */
-export function kongProfile(version: string): KongProfile {
+export function restartProfile(version: string): RestartProfile {
   const match = /^(\d+)\.(\d+)/.exec(version.trim());
   if (match === null) return '3.10';
   const major = Number(match[1]);
@@ -53,7 +53,7 @@ export function backoffDelay(failures: number, options: BackoffOptions = {}): nu
 }
 
 /** The argv of `/bin/sh` for a start command: Kong's `exec <cmd>` (`ngx.pipe.spawn("exec " .. cmd)`). */
-export function shellArgs(startCmd: string, policy: RestartPolicy, profile: KongProfile): string[] {
+export function shellArgs(startCmd: string, policy: RestartPolicy, profile: RestartProfile): string[] {
   // Kong 2.3 spawned the command as written; `exec` came with 2.4 (Kong/kong: kong/runloop/plugin_servers/process.lua).
   if (policy === 'kong-exact' && profile === '2.3') return ['-c', startCmd];
   return ['-c', `exec ${startCmd}`];

@@ -30,7 +30,7 @@ export interface PoolConnectionFactory<C> {
 export type PoolConnector = (signal: AbortSignal | undefined) => Promise<Duplex>;
 
 /** Options of {@link UnixSocketPool}. Defaults are Kong's (nginx cosocket pool). */
-export interface PoolOptions<C = PoolLease> {
+export interface UnixSocketPoolOptions<C = PoolLease> {
   /** Most connections at once (leased, connecting and idle). Default 256. */
   max?: number;
   /** Most idle connections kept; a released connection beyond it is closed. Default 256 (`lua_socket_pool_size`). */
@@ -118,10 +118,11 @@ export class UnixSocketPool<C = PoolLease> {
 
   /**
    * @param address - the server's socket (also named in errors when a `connector` is injected).
-   * @param options - see {@link PoolOptions}.
-   * @throws the address errors of {@link resolveAddress}.
+   * @param options - see {@link UnixSocketPoolOptions}.
+   * @throws the address errors ({@link InvalidSocketPathError}, {@link SocketPathTooLongError},
+   *   {@link UnsupportedPlatformError}).
    */
-  constructor(address: SocketAddress, options: PoolOptions<C> = {}) {
+  constructor(address: SocketAddress, options: UnixSocketPoolOptions<C> = {}) {
     // An injected connector decides what the address means; only the default one needs a valid socket path.
     this.#path = options.connector === undefined ? resolveAddress(address).display : formatAddress(address);
     this.#max = options.max ?? 256;

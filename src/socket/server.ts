@@ -3,6 +3,7 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import { chmod, chown, link, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import type { Logger } from '../logger.js';
 import { alreadyError, closeServer, identityOf, listenOn, temporaryName } from './bind.js';
 import {
   BindFailedError,
@@ -17,7 +18,6 @@ import {
 } from './errors.js';
 import { addExitHook, addSignalCleanup } from './exit.js';
 import { lookupGroup } from './group.js';
-import type { SocketLogger } from './logger.js';
 import { type ResolvedAddress, resolveAddress, type SocketAddress } from './path.js';
 import { ServerConnection } from './server-connection.js';
 import { type FileIdentity, identityOfStats, inspectSocketPath, isSameFile, sameIdentity } from './stale.js';
@@ -54,7 +54,7 @@ export interface ListenOptions {
   /** With `watchPath`: bind again when the file was lost. Default `false`. */
   rebindOnLoss?: boolean;
   /** Receives debug lines (probe outcomes, cleanup decisions). */
-  logger?: SocketLogger;
+  logger?: Logger;
 }
 
 /** Result of {@link UnixServer.close}: how each connection ended. */

@@ -2,6 +2,7 @@ import { SocketError } from './errors.js';
 
 /** A live server that the supervisor did not start already owns the socket path; nothing was spawned. */
 export class SupervisorConflictError extends SocketError {
+  declare readonly code: 'SOCKET_CONFLICT';
   /** The plugin server's name. */
   readonly serverName: string;
   /** The socket path. */
@@ -21,6 +22,7 @@ export class SupervisorConflictError extends SocketError {
 
 /** The supervisor gave up on a server (exit status in `stopOnExitCodes`, `maxRestarts`, a veto, a hook). */
 export class SupervisorGaveUpError extends SocketError {
+  declare readonly code: 'SOCKET_GAVE_UP';
   /** The plugin server's name. */
   readonly serverName: string;
   /** Why: `exit-code`, `clean-exit`, `max-restarts`, `vetoed`, `on-exit`, `spawn-failed`. */
@@ -44,6 +46,7 @@ export class SupervisorGaveUpError extends SocketError {
 
 /** The server did not accept connections on its socket within `readyTimeout`. It keeps running. */
 export class SupervisorReadyTimeoutError extends SocketError {
+  declare readonly code: 'SOCKET_READY_TIMEOUT';
   /** The plugin server's name. */
   readonly serverName: string;
 
@@ -59,6 +62,7 @@ export class SupervisorReadyTimeoutError extends SocketError {
 
 /** `stop()` was called before the server became ready; `start()` rejects with this. */
 export class SupervisorStoppedError extends SocketError {
+  declare readonly code: 'SOCKET_SUPERVISOR_STOPPED';
   /** @param name - the server name. */
   constructor(name: string) {
     super('SOCKET_SUPERVISOR_STOPPED', `pluginserver '${name}' was stopped before it became ready`);

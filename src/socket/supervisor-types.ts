@@ -1,4 +1,4 @@
-import type { SocketLogger } from './logger.js';
+import type { Logger } from '../logger.js';
 import type { BackoffOptions, RestartPolicy } from './policy.js';
 
 /**
@@ -69,7 +69,7 @@ export interface SupervisorOptions {
   /** Kong version whose behaviour `kong-exact` reproduces (spawn string, stop signal, log texts). Default `'3.9'`. */
   kongVersion?: string;
   /** Receives Kong's log texts and each output line as `[name:pid] line` (at `info`). */
-  logger?: SocketLogger;
+  logger?: Logger;
   /** Extra environment variables (on top of the inherited environment). */
   env?: Record<string, string | undefined>;
   /** Working directory of the server. Default: inherited. */

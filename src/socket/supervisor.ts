@@ -1,21 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { lstat, unlink } from 'node:fs/promises';
+import { log } from '../logger.js';
 import { watchChild } from './child-output.js';
 import { addExitHook, addSignalCleanup } from './exit.js';
 import { resolveAddress } from './path.js';
 import {
   assignmentHint,
-  type KongProfile,
-  kongProfile,
   RestartPlanner,
   type RestartPolicy,
+  type RestartProfile,
+  restartProfile,
   shellArgs,
 } from './policy.js';
 import { signalGroup, stopProcess } from './process-group.js';
 import { watchReadiness } from './readiness.js';
-import { registerSupervisedSocket } from './registry.js';
 import { type FileIdentity, identityOfStats, inspectSocketPath, probeSocket } from './stale.js';
+import { registerSupervisedSocket } from './supervised-sockets.js';
 import {
   SupervisorConflictError,
   SupervisorGaveUpError,
@@ -64,7 +65,7 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
   readonly definition: PluginServerDefinition;
   readonly #options: SupervisorOptions;
   readonly #policy: RestartPolicy;
-  readonly #profile: KongProfile;
+  readonly #profile: RestartProfile;
   readonly #kernelPath: string;
   readonly #useGroup: boolean;
   #state: SupervisorState = 'idle';
@@ -93,7 +94,7 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
     this.definition = definition;
     this.#options = options;
     this.#policy = options.policy ?? 'kong';
-    this.#profile = kongProfile(options.kongVersion ?? '3.9');
+    this.#profile = restartProfile(options.kongVersion ?? '3.9');
     this.#kernelPath = resolveAddress(definition.socket).kernelPath;
     // Kong signals the pid only; the other policies give each server its own group (no orphans).
     this.#useGroup = this.#policy !== 'kong-exact';
@@ -491,8 +492,8 @@ export class PluginServerSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #notice(message: string): void {
-    const logger = this.#options.logger;
-    (logger?.notice ?? logger?.info)?.call(logger, message);
+    // Kong logs these at NOTICE, which the shared Logger folds into `info`.
+    log(this.#options.logger, 'info', message, { server: this.definition.name });
   }
 
   #emitError(error: Error): void {

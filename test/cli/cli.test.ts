@@ -9,7 +9,8 @@ import { encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HexReader, toJson } from '../../src/cli/decode.js';
-import { formatHandshake, generateAutoMTLSCertificate } from '../../src/goplugin/index.js';
+import { formatHandshake } from '../../src/goplugin/index.js';
+import { generateAutoMTLSCertificate } from '../../src/goplugin/mtls.js';
 import { ensureCliBuilt, runCli } from '../helpers/cli.js';
 
 const COMMANDS = ['kong-conf', 'kong-probe', 'goplugin-probe', 'handshake', 'decode'];

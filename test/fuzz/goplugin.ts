@@ -1,9 +1,9 @@
 /** Fuzz targets of goplugin: the handshake line, hclog lines, and Terraform's reattach JSON. */
 import fc from 'fast-check';
+import { FirstLineReader } from '../../src/goplugin/first-line.js';
+import { HclogLineParser } from '../../src/goplugin/host/hclog-parse.js';
 import {
-  FirstLineReader,
   formatReattachProviders,
-  HclogLineParser,
   parseHandshake,
   parseReattachProviders,
   type ReattachConfig,

@@ -3,11 +3,14 @@
  * and the Kong side (`KongPluginClient`) answered by a scripted, misbehaving server. Both run over in-memory
  * duplex pairs, so an input costs microseconds, not a socket round trip.
  */
+
 import type { Duplex } from 'node:stream';
 import { encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { KongPluginClient, KongPluginServer } from '../../src/kong-rpc/index.js';
-import { createMemoryDuplexPair, FrameDecoder } from '../../src/msgpack-rpc/index.js';
+import { FrameDecoder } from '../../src/msgpack-rpc/index.js';
+import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
+import { flatRecordingLogger } from '../helpers/logger.js';
 import { expectTyped, type FuzzTarget, FuzzViolation, within } from './harness.js';
 import {
   bombHeader,
@@ -42,9 +45,9 @@ export const kongServerTarget: FuzzTarget<Uint8Array[]> = {
       instanceIdBase: 1,
       eventTimeout: 1_000,
       maxFrameBytes: 1 * MiB,
-      logger: (entry) => {
+      logger: flatRecordingLogger((entry) => {
         if (entry.error !== undefined && entry.level === 'warn') errors.push(entry.error);
-      },
+      }),
     });
     server.addPlugin({
       name: 'fuzz',

@@ -1,7 +1,7 @@
 /** Fuzz targets of msgpack-rpc: the framer and the message validator. */
 import { encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
-import { FrameDecoder, KONG_PROFILE, MessageCodec, parseMessage } from '../../src/msgpack-rpc/index.js';
+import { FrameDecoder, KONG_PEER_OPTIONS, MessageCodec, parseMessage } from '../../src/msgpack-rpc/index.js';
 import { expectTyped, type FuzzTarget, FuzzViolation } from './harness.js';
 import { bombHeader, byteStream, concat, deepNesting, envelope, MiB, mutate, mutations } from './inputs.js';
 
@@ -30,7 +30,7 @@ export const framerTarget: FuzzTarget<Uint8Array[]> = {
   },
 };
 
-export const kongCodec = new MessageCodec({ ...KONG_PROFILE });
+export const kongCodec = new MessageCodec({ ...KONG_PEER_OPTIONS });
 const standardCodec = new MessageCodec();
 
 export const validatorTarget: FuzzTarget<{ bytes: Uint8Array; kong: boolean; wrap: boolean }> = {

@@ -5,11 +5,13 @@
  * and heap, no prototype pollution), the server must write only well-formed frames, end every event, and keep
  * running: the plugin throws, exits and reads every kind of result.
  */
+
 import fc from 'fast-check';
 import { KongPluginServer } from '../../src/kong-rpc/index.js';
 import { FrameReader } from '../../src/kong-rpc/protobuf/framing.js';
 import { messageType } from '../../src/kong-rpc/protobuf/schema.js';
-import { createMemoryDuplexPair } from '../../src/msgpack-rpc/index.js';
+import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
+import { flatRecordingLogger } from '../helpers/logger.js';
 import { cutAt, expectTyped, type FuzzTarget, FuzzViolation, mutate, within } from './targets.js';
 
 const MiB = 1024 * 1024;
@@ -122,9 +124,9 @@ export const protobufServerSideTarget: FuzzTarget<Uint8Array[]> = {
       instanceIdBase: 1,
       eventTimeout: 1_000,
       maxFrameBytes: MiB,
-      logger: (entry) => {
+      logger: flatRecordingLogger((entry) => {
         if (entry.error !== undefined && entry.level === 'warn') errors.push(entry.error);
-      },
+      }),
     });
     server.addPlugin({
       name: 'fuzz',

@@ -1,12 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FirstLineReader, firstStdoutLine } from '../../src/goplugin/first-line.js';
+import { goTrimSpace } from '../../src/goplugin/handshake.js';
 import {
-  FirstLineReader,
-  firstStdoutLine,
   formatHandshake,
   GoPluginError,
-  goTrimSpace,
   HandshakeError,
   type ParseHandshakeOptions,
   parseHandshake,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createHclogLogger, formatHclogTimestamp } from '../../src/goplugin/index.js';
+import { createHclogLogger, formatHclogTimestamp } from '../../src/goplugin/hclog.js';
 
 // Go host layout 2006-01-02T15:04:05.000000Z07:00 as emitted in UTC (spec §8.4, L1/L9).
 const GO_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;

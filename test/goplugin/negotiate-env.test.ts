@@ -3,12 +3,11 @@ import { describe, expect, it } from 'vitest';
 import {
   buildPluginEnv,
   checkMagicCookie,
-  GoPluginError,
   MAGIC_COOKIE_MESSAGE,
-  negotiateProtocolVersion,
-  PortRangeError,
   readPortRange,
-} from '../../src/goplugin/index.js';
+} from '../../src/goplugin/env.js';
+import { GoPluginError, PortRangeError } from '../../src/goplugin/index.js';
+import { negotiateProtocolVersion } from '../../src/goplugin/negotiate.js';
 
 describe('negotiateProtocolVersion (spec §4, N1–N11)', () => {
   const rows: Array<[number[], string | undefined, number, string[]]> = [

@@ -16,12 +16,8 @@ import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
 // The .proto files, loaded with proto-loader: an independent check of the compiled definitions the runtime uses.
 import { GOPLUGIN_PROTO_DIR, GOPLUGIN_PROTO_FILES } from '../../scripts/gen-goplugin-protos.js';
-import {
-  type ConnInfo,
-  createHclogLogger,
-  type ServedPlugin,
-  servePlugin,
-} from '../../src/goplugin/index.js';
+import { createHclogLogger } from '../../src/goplugin/hclog.js';
+import { type ConnInfo, type ServedPlugin, servePlugin } from '../../src/goplugin/index.js';
 import { KV_PROTO_DIR } from '../fixtures/go/fixtures.js';
 
 const protoDir = GOPLUGIN_PROTO_DIR;

@@ -89,7 +89,7 @@ describe('servePlugin start failures in a bundled plugin: one hclog line, exit 1
     expect(result.stdout).toBe('');
     expect(onlyLogLine(result.stderr)).toMatchObject({
       '@level': 'error',
-      code: 'GOPLUGIN_INVALID_CONFIG',
+      code: 'GOPLUGIN_INVALID_OPTIONS',
     });
   });
 

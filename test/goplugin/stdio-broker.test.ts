@@ -4,13 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  BrokerError,
-  type ConnInfo,
-  createHclogLogger,
-  GRPCBroker,
-  ServeError,
-} from '../../src/goplugin/index.js';
+import { createHclogLogger } from '../../src/goplugin/hclog.js';
+import { BrokerError, type ConnInfo, GRPCBroker, ServeError } from '../../src/goplugin/index.js';
 import { bindListener } from '../../src/goplugin/listen.js';
 import { StdioCapture } from '../../src/goplugin/plugin/stdio.js';
 

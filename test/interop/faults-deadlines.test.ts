@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PluginwireError } from '../../src/errors.js';
-import { createHclogLogger, servePlugin } from '../../src/goplugin/index.js';
+import { createHclogLogger } from '../../src/goplugin/hclog.js';
+import { servePlugin } from '../../src/goplugin/index.js';
 import { KongListenError, KongPluginClient, KongPluginServer } from '../../src/kong-rpc/index.js';
-import { QueueFullError, RpcPeer, TimeoutError } from '../../src/msgpack-rpc/index.js';
+import { QueueFullError, RpcPeer, RpcTimeoutError } from '../../src/msgpack-rpc/index.js';
 import { listenUnix } from '../../src/socket/index.js';
 import { checkPeer } from '../helpers/peers.js';
 import { expectNoLeaks, type ResourceSnapshot, settles, snapshot } from './faults-helpers.js';
@@ -62,7 +63,7 @@ describe('a server that accepts and never answers', () => {
     cleanups.push(() => client.close());
     const outcomes = await Promise.all(Array.from({ length: 12 }, () => settles(client.getStatus())));
     for (const outcome of outcomes)
-      expect(outcome.ok ? undefined : outcome.error).toBeInstanceOf(TimeoutError);
+      expect(outcome.ok ? undefined : outcome.error).toBeInstanceOf(RpcTimeoutError);
     expect(client.connections).toBeLessThanOrEqual(4);
     mute = false;
     // The timed-out connections were dropped (an answer might still arrive on them); new ones work.
@@ -86,7 +87,7 @@ describe('a server that accepts and never answers', () => {
     const peer = new RpcPeer(socket, { requestTimeout: 200 });
     const timedOut = await Promise.all(Array.from({ length: 20 }, (_, i) => settles(peer.request('m', [i]))));
     for (const outcome of timedOut)
-      expect(outcome.ok ? undefined : outcome.error).toBeInstanceOf(TimeoutError);
+      expect(outcome.ok ? undefined : outcome.error).toBeInstanceOf(RpcTimeoutError);
     expect(peer.pendingCount).toBe(0);
     const pending = Array.from({ length: 5 }, () => settles(peer.request('m', [], { timeout: 60_000 })));
     peer.destroy();

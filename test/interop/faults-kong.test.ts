@@ -5,13 +5,15 @@
  * server SIGKILLed and restarted during traffic (kong-client-server.test.ts has an in-process restart); deadlines
  * are in faults-deadlines.test.ts.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PluginwireError } from '../../src/errors.js';
-import { KongPluginClient, KongPluginServer, type KongServerLogEntry } from '../../src/kong-rpc/index.js';
+import { KongPluginClient, KongPluginServer } from '../../src/kong-rpc/index.js';
 import { PluginServerSupervisor } from '../../src/socket/index.js';
+import { type FlatLogEntry, flatRecordingLogger } from '../helpers/logger.js';
 import {
   expectNoLeaks,
   KONG_PEER,
@@ -93,11 +95,11 @@ describe('KongPluginServer when the Kong process dies', () => {
   const accessed = new Set<string>();
 
   async function startServer() {
-    const logs: KongServerLogEntry[] = [];
+    const logs: FlatLogEntry[] = [];
     const server = new KongPluginServer({
       socketPath: join(dir, 's.socket'),
       eventTimeout: 300,
-      logger: (entry) => logs.push(entry),
+      logger: flatRecordingLogger((entry) => logs.push(entry)),
     });
     server.addPlugin({
       name: 'sleepy',
@@ -209,7 +211,7 @@ describe('a supervised plugin server that dies and restarts during traffic', () 
     const client = new KongPluginClient({ socketPath, timeout: 10_000, connectRetry: 20_000 });
     cleanups.push(() => client.close());
     const pids = new Set<number>();
-    client.on('serverPid', (pid) => pids.add(pid));
+    client.on('serverPid', ({ pid }) => pids.add(pid));
     let restarted = false;
     let answeredAfterRestart = 0;
     const failures: unknown[] = [];

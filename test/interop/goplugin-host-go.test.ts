@@ -6,15 +6,15 @@
  */
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { livePluginCount } from '../../src/goplugin/host/registry.js';
+import { livePluginCount } from '../../src/goplugin/host/live-clients.js';
 import {
   cleanupPlugins,
   type PluginClient,
-  type PluginLogEntry,
   PluginStartError,
   type StartPluginOptions,
   startPlugin,
 } from '../../src/goplugin/index.js';
+import { recordingLogger } from '../helpers/logger.js';
 import { checkPeer } from '../helpers/peers.js';
 import {
   alive,
@@ -35,6 +35,31 @@ import {
   PEER_NAME,
   socketParent,
 } from './goplugin-host-helpers.js';
+
+/** A log entry with the host's fields lifted to the top, for terse assertions. */
+interface HostLogEntry {
+  level: string;
+  message: string;
+  fields: Record<string, unknown>;
+  origin: unknown;
+  name: unknown;
+  timestamp: unknown;
+  malformed?: unknown;
+}
+
+function hostLogger(entries: HostLogEntry[]) {
+  return recordingLogger(({ level, message, fields }) => {
+    entries.push({
+      level,
+      message,
+      fields,
+      origin: fields.origin,
+      name: fields.plugin,
+      timestamp: fields.timestamp,
+      ...(fields.malformed !== undefined && { malformed: fields.malformed }),
+    });
+  });
+}
 
 const ok = checkPeer(PEER_NAME, hostFixturesBuilt());
 
@@ -141,7 +166,10 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
     await call(onlyOne.makeClient(KVService), 'Put', { key: 'k', value: Buffer.from('v') });
     // No common version: the Go plugin falls back to its lowest (1), which the host must reject.
     const error = await startFailure({ command: KVPLUGIN, env, versions: [3] });
-    expect(error.code).toBe('GOPLUGIN_APP_VERSION_UNSUPPORTED');
+    expect(error).toMatchObject({
+      code: 'GOPLUGIN_HANDSHAKE_REJECTED',
+      cause: { code: 'GOPLUGIN_APP_VERSION_UNSUPPORTED' },
+    });
     expect(error.exit).toBeDefined();
   });
 
@@ -180,8 +208,8 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
   });
 
   it('logs hclog JSON at its levels with fields, survives odd lines, and reports a panic at ERROR', async () => {
-    const entries: PluginLogEntry[] = [];
-    const client = await start({ command: KVLOGPANIC, logger: (entry) => entries.push(entry) });
+    const entries: HostLogEntry[] = [];
+    const client = await start({ command: KVLOGPANIC, logger: hostLogger(entries) });
     const kv = client.makeClient(KVService);
     await call(kv, 'Put', { key: 'a', value: Buffer.from('xyz') });
     await expect(call(kv, 'Put', { key: 'panic', value: Buffer.from('boom') })).rejects.toThrow();
@@ -218,7 +246,10 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
 
   it('reports stray stdout before the handshake as GOPLUGIN_TOO_FEW_FIELDS with the line and a hint', async () => {
     const error = await startFailure({ command: KVGARBAGE });
-    expect(error.code).toBe('GOPLUGIN_TOO_FEW_FIELDS');
+    expect(error).toMatchObject({
+      code: 'GOPLUGIN_HANDSHAKE_REJECTED',
+      cause: { code: 'GOPLUGIN_TOO_FEW_FIELDS' },
+    });
     expect(error.line).toBe('Starting plugin...');
     expect(error.message).toContain('hint:');
     expect(error.exit).toBeDefined();
@@ -227,7 +258,7 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
   it('times out a plugin that never handshakes, with its stderr tail, and kills it', async () => {
     const started = Date.now();
     const error = await startFailure({ command: KVSILENT, startTimeout: 1500 });
-    expect(error.code).toBe('GOPLUGIN_TIMEOUT');
+    expect(error.code).toBe('GOPLUGIN_START_TIMEOUT');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
     expect(error.stderrTail).toContain('[INFO] warming up, this takes forever');
     expect(error.exit).toEqual({ code: null, signal: 'SIGKILL' });
@@ -254,7 +285,10 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
       command: '/bin/sh',
       args: ['-c', "head -c 70000 /dev/zero | tr '\\0' x; sleep 30"],
     });
-    expect(error.code).toBe('GOPLUGIN_LINE_TOO_LONG');
+    expect(error).toMatchObject({
+      code: 'GOPLUGIN_HANDSHAKE_REJECTED',
+      cause: { code: 'GOPLUGIN_LINE_TOO_LONG' },
+    });
     expect(error.line).toBe('x'.repeat(200));
     expect(error.exit?.signal).toBe('SIGKILL');
   });
@@ -264,7 +298,10 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
       command: '/bin/sh',
       args: ['-c', 'exec 1>&-; echo "closed stdout" >&2; sleep 30'],
     });
-    expect(error.code).toBe('GOPLUGIN_NO_HANDSHAKE');
+    expect(error).toMatchObject({
+      code: 'GOPLUGIN_HANDSHAKE_REJECTED',
+      cause: { code: 'GOPLUGIN_NO_HANDSHAKE' },
+    });
     expect(error.exit).toEqual({ code: null, signal: 'SIGKILL' });
   });
 
@@ -281,27 +318,30 @@ describe.skipIf(!ok)('startPlugin with real Go plugins (go-plugin 1.0.1)', () =>
       unixSocketDir: parent.dir,
       signal: controller.signal,
       // Abort once the plugin is demonstrably running (its first stderr line).
-      logger: () => controller.abort(new Error('user cancelled')),
+      logger: recordingLogger(() => controller.abort(new Error('user cancelled'))),
     }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'GOPLUGIN_ABORTED' });
   });
 
   it('refuses a netrpc plugin with GOPLUGIN_UNSUPPORTED_PROTOCOL and says netrpc is Go-only', async () => {
     const error = await startFailure({ command: KVNETRPC });
-    expect(error.code).toBe('GOPLUGIN_UNSUPPORTED_PROTOCOL');
+    expect(error).toMatchObject({
+      code: 'GOPLUGIN_HANDSHAKE_REJECTED',
+      cause: { code: 'GOPLUGIN_UNSUPPORTED_PROTOCOL' },
+    });
     expect(error.line).toMatch(/^1\|1\|unix\|.*\|netrpc\|$/);
     expect(error.message).toContain('netrpc');
     expect(error.message).toContain('Go-only');
   });
 
   it('SIGKILLs the whole process group of a plugin that lingers after Shutdown, with a WARN', async () => {
-    const entries: PluginLogEntry[] = [];
+    const entries: HostLogEntry[] = [];
     // A shell in front of the plugin, as with `sh -c`: only a process-group kill reaches the real plugin.
     const client = await start({
       command: '/bin/sh',
       args: ['-c', `${KVLINGER}; echo "wrapper done" >&2`],
       killTimeout: 500,
-      logger: (entry) => entries.push(entry),
+      logger: hostLogger(entries),
     });
     await call(client.makeClient(KVService), 'Put', { key: 'k', value: Buffer.from('v') });
     const pgid = client.pid!;

@@ -6,12 +6,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  cleanupPlugins,
-  type PluginClient,
-  type PluginLogEntry,
-  startPlugin,
-} from '../../src/goplugin/index.js';
+import { cleanupPlugins, type PluginClient, startPlugin } from '../../src/goplugin/index.js';
+import { type LoggedEntry, recordingLogger } from '../helpers/logger.js';
 import { checkPeer } from '../helpers/peers.js';
 import {
   alive,
@@ -68,20 +64,20 @@ describe.skipIf(!ok)('startPlugin with TypeScript plugins (servePlugin)', () => 
     {
       onLog,
       ...options
-    }: Partial<Parameters<typeof startPlugin>[0]> & { onLog?: (entry: PluginLogEntry) => void } = {},
-  ): Promise<{ client: PluginClient; entries: PluginLogEntry[] }> {
+    }: Partial<Parameters<typeof startPlugin>[0]> & { onLog?: (entry: LoggedEntry) => void } = {},
+  ): Promise<{ client: PluginClient; entries: LoggedEntry[] }> {
     const parent = await socketParent();
-    const entries: PluginLogEntry[] = [];
+    const entries: LoggedEntry[] = [];
     const client = await startPlugin({
       ...COOKIE,
       command: process.execPath,
       args: ['--import', 'tsx', fixture],
       unixSocketDir: parent.dir,
       startTimeout: 40_000,
-      logger: (entry) => {
+      logger: recordingLogger((entry) => {
         entries.push(entry);
         onLog?.(entry);
-      },
+      }),
       ...options,
     });
     cleanups.push(async () => {
@@ -100,7 +96,7 @@ describe.skipIf(!ok)('startPlugin with TypeScript plugins (servePlugin)', () => 
     const { client, entries } = await start(TS_STDIO_PLUGIN, {
       stdout: stdout.sink,
       stderr: stderr.sink,
-      onLog: (entry) => logs.sink(Buffer.from(`${entry.raw ?? ''}\n`)),
+      onLog: (entry) => logs.sink(Buffer.from(`${String(entry.fields.raw ?? '')}\n`)),
     });
     await call(client.makeClient(KVService), 'Put', { key: 'alpha', value: Buffer.from('1') });
     await stdout.waitFor('stdout:alpha\n');
@@ -111,8 +107,7 @@ describe.skipIf(!ok)('startPlugin with TypeScript plugins (servePlugin)', () => 
     await logs.waitFor('"@message":"put"');
     expect(entries.find((entry) => entry.message === 'put')).toMatchObject({
       level: 'info',
-      origin: 'plugin',
-      fields: expect.objectContaining({ key: 'alpha' }),
+      fields: expect.objectContaining({ key: 'alpha', origin: 'plugin' }),
     });
   });
 

@@ -3,7 +3,8 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAGIC_COOKIE_MESSAGE, parseHandshake } from '../../src/goplugin/index.js';
+import { MAGIC_COOKIE_MESSAGE } from '../../src/goplugin/env.js';
+import { parseHandshake } from '../../src/goplugin/index.js';
 import { goFixturesBuilt, KVHOST, KVPLUGIN, kvhostLine } from '../fixtures/go/fixtures.js';
 import { checkPeer } from '../helpers/peers.js';
 import { killLeftovers, type RunResult, run, startPlugin, TS_KV_ARGV } from './goplugin-run.js';

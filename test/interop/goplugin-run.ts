@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FirstLineReader } from '../../src/goplugin/index.js';
+import { FirstLineReader } from '../../src/goplugin/first-line.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The TypeScript KV plugin fixture. */

@@ -15,12 +15,10 @@ import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
 // The .proto files, loaded with proto-loader: an independent check of the compiled definitions the runtime uses.
 import { GOPLUGIN_PROTO_DIR, GOPLUGIN_PROTO_FILES } from '../../scripts/gen-goplugin-protos.js';
-import {
-  buildPluginEnv,
-  generateAutoMTLSCertificate,
-  MAX_SOCKET_PATH_BYTES,
-  parseHandshake,
-} from '../../src/goplugin/index.js';
+import { buildPluginEnv } from '../../src/goplugin/env.js';
+import { parseHandshake } from '../../src/goplugin/index.js';
+import { MAX_SOCKET_PATH_BYTES } from '../../src/goplugin/listen.js';
+import { generateAutoMTLSCertificate } from '../../src/goplugin/mtls.js';
 import { killLeftovers, run, startPlugin, TS_KV_ARGV } from './goplugin-run.js';
 
 const dir = GOPLUGIN_PROTO_DIR;

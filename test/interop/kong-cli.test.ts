@@ -78,8 +78,8 @@ describe('runPluginServerCli as Kong runs it', () => {
     const client = new KongPluginClient({ socketPath, connectRetry: 20_000 });
     const pids: unknown[] = [];
     const resets: unknown[] = [];
-    client.on('serverPid', (pid, previous) => pids.push([pid, previous]));
-    client.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    client.on('serverPid', ({ pid, previousPid }) => pids.push([pid, previousPid]));
+    client.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
     const pdk = (method: string) => (method === 'kong.request.get_header' ? 'example.com' : undefined);
     try {
       const first = start();

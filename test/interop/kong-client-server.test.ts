@@ -1,6 +1,7 @@
 /**
  * KongPluginClient against KongPluginServer over real Unix sockets: load, restarts, failing plugins, deadlines.
  */
+
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -8,9 +9,9 @@ import {
   type KongPdkHandler,
   KongPluginClient,
   KongPluginServer,
-  type KongServerLogEntry,
 } from '../../src/kong-rpc/index.js';
-import { ConnectionClosedError, RemoteError, TimeoutError } from '../../src/msgpack-rpc/index.js';
+import { ConnectionClosedError, RemoteError, RpcTimeoutError } from '../../src/msgpack-rpc/index.js';
+import { type FlatLogEntry, flatRecordingLogger } from '../helpers/logger.js';
 import { tempDir } from './kong-helpers.js';
 
 const resources: (() => Promise<void> | void)[] = [];
@@ -21,11 +22,11 @@ afterEach(async () => {
 function setup(options: { instanceIdBase?: number } = {}) {
   const dir = tempDir('pw-kong-cs-');
   const socketPath = join(dir.path, 'echo.socket');
-  const logs: KongServerLogEntry[] = [];
+  const logs: FlatLogEntry[] = [];
   const makeServer = (base?: number) => {
     const server = new KongPluginServer({
       socketPath,
-      logger: (entry) => logs.push(entry),
+      logger: flatRecordingLogger((entry) => logs.push(entry)),
       ...(base === undefined ? {} : { instanceIdBase: base }),
     });
     server.addPlugin({
@@ -111,7 +112,7 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
     const client = new KongPluginClient({ socketPath, connectRetry: 10_000 });
     resources.push(() => client.close());
     const resets: unknown[] = [];
-    client.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    client.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
 
     let stop = false;
     let succeeded = 0;
@@ -174,7 +175,7 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
     expect(headers.get('x-echo')).toBe(':still:2');
   });
 
-  it('fails an event at its deadline with TimeoutError and leaves the pool healthy', async () => {
+  it('fails an event at its deadline with RpcTimeoutError and leaves the pool healthy', async () => {
     const { socketPath, makeServer } = setup();
     const server = makeServer();
     await server.listen();
@@ -183,11 +184,11 @@ describe('KongPluginClient ↔ KongPluginServer', () => {
     resources.push(() => client.close());
     // The plugin server never answers.
     await expect(client.runEvent('sleeper', {}, 'access', headerPdk('x').pdk)).rejects.toBeInstanceOf(
-      TimeoutError,
+      RpcTimeoutError,
     );
     // The caller's PDK never answers.
     const hanging: KongPdkHandler = () => new Promise(() => {});
-    await expect(client.runEvent('echo', {}, 'access', hanging)).rejects.toBeInstanceOf(TimeoutError);
+    await expect(client.runEvent('echo', {}, 'access', hanging)).rejects.toBeInstanceOf(RpcTimeoutError);
     const { pdk, headers } = headerPdk('after');
     await client.runEvent('echo', {}, 'access', pdk, { timeout: 10_000 });
     expect(headers.get('x-echo')).toBe(':after:2');

@@ -3,12 +3,14 @@
  * KongPluginServer: StartInstance, HandleEvent and every Step kind (kong-rpc spec §14.2; msgpack-rpc spec T71).
  * The mini-Kong asserts what Kong asserts on the replies; this file asserts the bytes in both directions.
  */
+
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KongEventClosedError, KongPluginServer, KongStepError } from '../../src/kong-rpc/index.js';
 import { EMPTY_MAP, MessageCodec } from '../../src/msgpack-rpc/index.js';
+import { flatRecordingLogger } from '../helpers/logger.js';
 import { checkPeer, commandSucceeds } from '../helpers/peers.js';
 import {
   everyStepPlugin,
@@ -62,7 +64,10 @@ describe.skipIf(!available)('KongPluginServer driven by Kong’s encoder (luajit
   let lines: MiniKongLine[];
 
   beforeAll(async () => {
-    server = new KongPluginServer({ prefix: dir.path, logger: (entry) => logs.push(entry.message) });
+    server = new KongPluginServer({
+      prefix: dir.path,
+      logger: flatRecordingLogger((entry) => logs.push(entry.message)),
+    });
     server.addPlugin(everyStepPlugin(observed));
     socket = await server.listen();
     lines = await runMiniKong(socket, 'access,response,log');

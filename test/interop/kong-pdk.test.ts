@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type KongPdkHandler,
   KongPluginClient,
+  type KongPluginClientEvents,
   NoPluginInstanceError,
   pdkFailure,
 } from '../../src/kong-rpc/index.js';
@@ -185,7 +186,10 @@ describe.skipIf(!available)('KongPluginClient against kong-pdk’s kong-js-plugi
 
   it('restarts the instance and retries the event once after the server restarted (runEvent)', async () => {
     const resets: unknown[] = [];
-    const off = client.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    const onReset = ({ plugin, reason }: KongPluginClientEvents['instancesReset'][0]) => {
+      resets.push([plugin, reason]);
+    };
+    client.on('instancesReset', onReset);
     const kong = fakeKong({ 'x-token': 'letmein' });
     await client.runEvent('gatekeeper', config, 'access', kong.pdk);
     await client.runEvent('gatekeeper', config, 'access', kong.pdk);
@@ -197,7 +201,7 @@ describe.skipIf(!available)('KongPluginClient against kong-pdk’s kong-js-plugi
     expect(outcome.terminal).toBeUndefined();
     expect(resets).toEqual([['gatekeeper', expect.any(NoPluginInstanceError)]]);
     expect(((await client.getStatus()) as { Pid: number }).Pid).toBe(child.pid);
-    off();
+    client.off('instancesReset', onReset);
   });
 
   it('reports other server errors as RemoteError with the server’s text', async () => {

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAGIC_COOKIE_MESSAGE, PluginStartError, startPlugin } from '../../src/goplugin/index.js';
+import { MAGIC_COOKIE_MESSAGE } from '../../src/goplugin/env.js';
+import { PluginStartError, startPlugin } from '../../src/goplugin/index.js';
 import { PluginServerSupervisor } from '../../src/socket/index.js';
 
 const TS_KV_PLUGIN = join(import.meta.dirname, '..', 'fixtures', 'goplugin', 'ts-kv-plugin.ts');
@@ -67,7 +68,10 @@ describe('AutoMTLS', () => {
       (caught: unknown) => caught,
     );
     expect(error).toBeInstanceOf(PluginStartError);
-    expect((error as PluginStartError).code).toBe('GOPLUGIN_CERT_MISSING');
+    expect(error).toMatchObject({
+      code: 'GOPLUGIN_HANDSHAKE_REJECTED',
+      cause: { code: 'GOPLUGIN_CERT_MISSING' },
+    });
   });
 });
 

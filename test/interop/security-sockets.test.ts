@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PluginwireError } from '../../src/errors.js';
-import { createHclogLogger, servePlugin, startPlugin } from '../../src/goplugin/index.js';
+import { createHclogLogger } from '../../src/goplugin/hclog.js';
+import { servePlugin, startPlugin } from '../../src/goplugin/index.js';
 import { KongPluginServer } from '../../src/kong-rpc/index.js';
 import { listenUnix } from '../../src/socket/index.js';
 

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { retryDelay } from '../../src/socket/client.js';
 import {
   connectUnix,
   listenUnix,
   NotASocketError,
   type RetryInfo,
-  retryDelay,
   SocketAbortedError,
   SocketNotFoundError,
   SocketRefusedError,

@@ -92,7 +92,7 @@ describe.skipIf(!canDrop)('permission denied (as an unprivileged user)', () => {
     const server = await listenUnix(path, { mode: 0o600 });
     servers.push(server);
     const result = await run('connect.ts', [path, JSON.stringify({ retry: { deadline: 5000 } })]);
-    expect(result).toMatchObject({ ok: false, code: 'SOCKET_PERMISSION_DENIED', attempts: 1 });
+    expect(result).toMatchObject({ ok: false, code: 'SOCKET_CONNECT_PERMISSION_DENIED', attempts: 1 });
   });
 
   it('listen in an unwritable directory fails with a permission error naming the directory', async () => {

@@ -51,7 +51,7 @@ function supervise(
   const logs: Recorded['logs'] = [];
   const record = (level: string) => (message: string) => logs.push({ level, message });
   const sup = new PluginServerSupervisor(definition, {
-    logger: { info: record('info'), notice: record('notice'), warn: record('warn'), error: record('error') },
+    logger: { info: record('info'), warn: record('warn'), error: record('error') },
     stopTimeout: 2000,
     ...options,
   });
@@ -108,10 +108,10 @@ describe('start and output', () => {
     );
     expect(r.logs).toContainEqual({ level: 'info', message: `[echo:${pid}] hello from env` });
     expect(r.logs).toContainEqual({
-      level: 'notice',
+      level: 'info',
       message: '[pluginserver] starting pluginserver process for echo',
     });
-    expect(r.logs).toContainEqual({ level: 'notice', message: `[pluginserver] started, pid ${pid}` });
+    expect(r.logs).toContainEqual({ level: 'info', message: `[pluginserver] started, pid ${pid}` });
   });
 
   it('logs stdout and stderr lines with the [name:pid] prefix, skips empty lines, flushes a final partial line, splits long lines', async () => {
@@ -138,9 +138,8 @@ describe('start and output', () => {
     );
     expect(logs.some((l) => l.line === '')).toBe(false);
     const pid = logs[0]?.pid;
-    expect(r.logs.filter((l) => l.level === 'info').every((l) => l.message.startsWith(`[out:${pid}] `))).toBe(
-      true,
-    );
+    // Every output line logs at info with the [name:pid] prefix (Kong's NOTICE lines log at info too).
+    for (const l of logs) expect(r.logs).toContainEqual({ level: 'info', message: `[out:${pid}] ${l.line}` });
   });
 
   it('drains 10 MB of output with no listener attached', async () => {
@@ -179,7 +178,7 @@ describe('restart policies', () => {
     expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(990);
     expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(990);
     expect(r.logs).toContainEqual({
-      level: 'notice',
+      level: 'info',
       message: "external pluginserver 'crash' terminated: exit 1",
     });
   });
@@ -274,7 +273,7 @@ describe('stop', () => {
     await r.sup.stop();
     expect(r.of('stopped')).toEqual([{ name: 'term', pid, code: null, signal: 'SIGTERM', forced: false }]);
     expect(r.logs).toContainEqual({
-      level: 'notice',
+      level: 'info',
       message: `[pluginserver] successfully stopped pluginserver 'term', pid ${pid}`,
     });
     expect(isRunning(pid)).toBe(false);
@@ -400,7 +399,7 @@ describe('readiness, conflicts and generations', () => {
     await ready;
     expect(r.of('started')).toEqual([]);
     expect(r.logs).toContainEqual({
-      level: 'notice',
+      level: 'info',
       message:
         '[pluginserver] start_command undefined for pluginserver ext; assuming external process management',
     });

@@ -3,14 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  asArray,
-  DEFAULT_CONF_PATHS,
-  findKongConf,
-  KongConfFileError,
-  loadKongConf,
-  resolvePluginServers,
-} from '../../src/kong-conf/index.js';
+import { DEFAULT_CONF_PATHS, findKongConf } from '../../src/kong-conf/env.js';
+import { asArray, KongConfFileError, loadKongConf, resolvePluginServers } from '../../src/kong-conf/index.js';
 
 // ~2,000 lines in the shape of Kong's kong.conf.default: banners, commented-out defaults with indented
 // comment blocks, and a handful of real settings at the end (continuations, an escaped #, plugin servers).

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { withEnv } from '../../src/kong-conf/env.js';
 import {
   asArray,
   asBoolean,
@@ -8,7 +9,6 @@ import {
   kongProperties,
   parseKongConf,
   resolvePluginServers,
-  withEnv,
 } from '../../src/kong-conf/index.js';
 
 const none = () => false;

@@ -3,10 +3,10 @@ import {
   type Diagnostic,
   KongConfStartupError,
   KongConfVersionError,
-  kongProfile,
   type ResolveOptions,
   resolvePluginServers,
 } from '../../src/kong-conf/index.js';
+import { kongProfile } from '../../src/kong-conf/versions.js';
 
 const none = () => false;
 

@@ -6,15 +6,15 @@ import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KongPluginClient } from '../../src/kong-rpc/client.js';
 import {
-  KongConfigError,
   KongConnectError,
   KongPdkError,
   KongProtocolError,
+  KongRpcUsageError,
 } from '../../src/kong-rpc/errors.js';
 import type { KongPdk } from '../../src/kong-rpc/pdk.js';
 import { KongPluginServer } from '../../src/kong-rpc/server.js';
 import { EncodeError } from '../../src/msgpack-rpc/errors.js';
-import { KONG_PROFILE } from '../../src/msgpack-rpc/options.js';
+import { KONG_PEER_OPTIONS } from '../../src/msgpack-rpc/options.js';
 import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
 import { RpcPeer } from '../../src/msgpack-rpc/peer.js';
 
@@ -54,7 +54,7 @@ async function fakeServer(
     received.push(chunks);
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     onAccept?.(socket);
-    const peer = new RpcPeer(socket, { ...KONG_PROFILE });
+    const peer = new RpcPeer(socket, { ...KONG_PEER_OPTIONS });
     peer.handleUnknown((method, params) => {
       requests.push([method, params[0]]);
       return handler(method, params[0]);
@@ -224,8 +224,8 @@ describe('KongPluginClient serverPid handling (spec §6.3)', () => {
     const kong = client(path);
     const pids: unknown[] = [];
     const resets: unknown[] = [];
-    kong.on('serverPid', (pid, previous) => pids.push([pid, previous]));
-    kong.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    kong.on('serverPid', ({ pid, previousPid }) => pids.push([pid, previousPid]));
+    kong.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
     await Promise.all([kong.getStatus(), kong.getStatus()]);
     await kong.getStatus();
     expect(kong.serverPidSeen).toBe(1234);
@@ -249,7 +249,7 @@ describe('KongPluginClient serverPid handling (spec §6.3)', () => {
     );
     const kong = client(path, { poolSize: 0 });
     const resets: unknown[] = [];
-    kong.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    kong.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
     await kong.runEvent('p', {}, 'access', () => undefined);
     pid = 101;
     await kong.runEvent('p', {}, 'access', () => undefined);
@@ -311,8 +311,8 @@ describe('KongPluginClient options', () => {
     [{ socketPath: '/s', retries: -1 }],
     [{ socketPath: '/s', poolSize: 1.5 }],
     [{ socketPath: '/s', idleTimeout: Number.NaN }],
-  ])('rejects %j with KongConfigError', (options) => {
-    expect(() => new KongPluginClient(options)).toThrow(KongConfigError);
+  ])('rejects %j with KongRpcUsageError', (options) => {
+    expect(() => new KongPluginClient(options)).toThrow(KongRpcUsageError);
   });
 });
 
@@ -359,7 +359,7 @@ describe('KongPluginClient connect option', () => {
     const opened: RpcPeer[] = [];
     const connect = async () => {
       const [kongSide, serverSide] = createMemoryDuplexPair();
-      const peer = new RpcPeer(serverSide, { ...KONG_PROFILE });
+      const peer = new RpcPeer(serverSide, { ...KONG_PEER_OPTIONS });
       peer.handle('plugin.GetStatus', () => ({ Plugins: {} }));
       opened.push(peer);
       return kongSide;
@@ -388,6 +388,6 @@ describe('KongPluginClient connect option', () => {
   it('refuses a connect that is not a function', () => {
     expect(
       () => new KongPluginClient({ socketPath: 'memory', connect: 'x' as unknown as () => Promise<Duplex> }),
-    ).toThrow(KongConfigError);
+    ).toThrow(KongRpcUsageError);
   });
 });

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parsePluginServerArgs, runPluginServerCli } from '../../src/kong-rpc/dump.js';
-import { KongConfigError } from '../../src/kong-rpc/errors.js';
+import { KongRpcUsageError } from '../../src/kong-rpc/errors.js';
 import { KongPluginServer } from '../../src/kong-rpc/server.js';
 
 describe('parsePluginServerArgs', () => {
@@ -39,8 +39,8 @@ describe('parsePluginServerArgs', () => {
     [['-dump=yes']],
     [['-dump-format', 'xml']],
     [['-protocol', 'protobuf']],
-  ])('rejects %j with KongConfigError', (argv) => {
-    expect(() => parsePluginServerArgs(argv)).toThrow(KongConfigError);
+  ])('rejects %j with KongRpcUsageError', (argv) => {
+    expect(() => parsePluginServerArgs(argv)).toThrow(KongRpcUsageError);
   });
 
   it('parses every spelling of every flag combination to the same result', () => {
@@ -110,9 +110,9 @@ describe('runPluginServerCli', () => {
       create: () => ({}),
     });
     expect(JSON.parse(pb.dumpInfo())).toMatchObject({ Protocol: 'ProtoBuf:1' });
-    expect(() => pb.dumpInfo({ form: 'array' })).toThrow(KongConfigError);
+    expect(() => pb.dumpInfo({ form: 'array' })).toThrow(KongRpcUsageError);
     await expect(runPluginServerCli(pb, ['-dump', '-dump-format', 'array'], { stdout })).rejects.toThrow(
-      KongConfigError,
+      KongRpcUsageError,
     );
     const dir = mkdtempSync(join(tmpdir(), 'pw-kong-cli-unit-'));
     try {

@@ -4,7 +4,7 @@ import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KongPluginServer, type KongPluginServerOptions } from '../../src/kong-rpc/server.js';
-import { KONG_PROFILE } from '../../src/msgpack-rpc/options.js';
+import { KONG_PEER_OPTIONS } from '../../src/msgpack-rpc/options.js';
 import { RpcPeer } from '../../src/msgpack-rpc/peer.js';
 
 export interface Harness {
@@ -36,8 +36,8 @@ export async function startHarness(
         socket.once('error', reject);
       });
       const notifications: unknown[][] = [];
-      const peer = new RpcPeer(socket, { ...KONG_PROFILE, requestTimeout: 5_000 });
-      peer.onUnknownNotification((method, params) => {
+      const peer = new RpcPeer(socket, { ...KONG_PEER_OPTIONS, requestTimeout: 5_000 });
+      peer.handleUnknownNotification((method, params) => {
         notifications.push([method, ...params]);
       });
       peers.push(peer);

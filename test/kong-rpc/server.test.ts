@@ -3,14 +3,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  KongConfigError,
-  KongEventClosedError,
-  KongSocketInUseError,
-  KongStepError,
-} from '../../src/kong-rpc/errors.js';
+import { KongEventClosedError, KongRpcUsageError, KongStepError } from '../../src/kong-rpc/errors.js';
 import type { KongPdk } from '../../src/kong-rpc/pdk.js';
 import { KongPluginServer } from '../../src/kong-rpc/server.js';
+import { SocketInUseError } from '../../src/socket/index.js';
 import { type Harness, startHarness } from './harness.js';
 
 let harness: Harness | undefined;
@@ -153,7 +149,7 @@ describe('KongPluginServer methods and error strings (spec §3, §6.1)', () => {
       { maxFrameBytes: 1024 },
     );
     const { peer } = await harness.connect();
-    const closed = new Promise((resolve) => peer.onClose(resolve));
+    const closed = new Promise((resolve) => peer.on('close', resolve));
     const message = await messageOf(
       peer.request('plugin.StartInstance', [{ Name: 'p', Config: 'x'.repeat(2000) }]),
     );
@@ -340,7 +336,7 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
     server.addPlugin({ name: 'b', version: '1', phases: ['rewrite'], create: () => ({}) });
     expect(server.pluginInfos().map((info) => info.Phases)).toEqual([['access', 'log'], ['rewrite']]);
     expect(() => server.addPlugin({ name: 'a', version: '1', phases: [], create: () => ({}) })).toThrow(
-      KongConfigError,
+      KongRpcUsageError,
     );
     expect(() =>
       server.addPlugin({
@@ -361,10 +357,10 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
     ).toThrow(/list the phases explicitly/);
     expect(() =>
       server.addPlugin({ name: 'Bad name', version: '1', phases: [], create: () => ({}) }),
-    ).toThrow(KongConfigError);
+    ).toThrow(KongRpcUsageError);
     expect(() =>
       server.addPlugin({ name: 'e', version: '1', phases: ['nope' as 'log'], create: () => ({}) }),
-    ).toThrow(KongConfigError);
+    ).toThrow(KongRpcUsageError);
   });
 
   it('dumps {Protocol, Plugins} or the bare array, with Kong’s schema wrapping', () => {
@@ -397,7 +393,7 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
     );
     const path = harness.socketPath;
     const rival = new KongPluginServer({ socketPath: path });
-    await expect(rival.listen()).rejects.toBeInstanceOf(KongSocketInUseError);
+    await expect(rival.listen()).rejects.toBeInstanceOf(SocketInUseError);
     await harness.server.close();
     expect(existsSync(path)).toBe(false);
 
@@ -413,7 +409,9 @@ describe('KongPluginServer definitions, dump and socket handling', () => {
 
     const file = join(harness.dir, 'plain-file');
     writeFileSync(file, 'data');
-    await expect(new KongPluginServer({ socketPath: file }).listen()).rejects.toBeInstanceOf(KongConfigError);
+    await expect(new KongPluginServer({ socketPath: file }).listen()).rejects.toBeInstanceOf(
+      KongRpcUsageError,
+    );
   });
 });
 
@@ -425,13 +423,13 @@ describe('KongPluginServer.listen path checks', () => {
       const error = await new KongPluginServer({ socketPath: long })
         .listen()
         .catch((caught: unknown) => caught);
-      expect(error).toBeInstanceOf(KongConfigError);
+      expect(error).toBeInstanceOf(KongRpcUsageError);
       expect(String((error as Error).message)).toMatch(/at most 10[37]/);
       expect(readdirSync(dir)).toEqual([]);
       const link = join(dir, 'link.socket');
       symlinkSync(join(dir, 'target'), link);
       await expect(new KongPluginServer({ socketPath: link }).listen()).rejects.toBeInstanceOf(
-        KongConfigError,
+        KongRpcUsageError,
       );
       expect(lstatSync(link).isSymbolicLink()).toBe(true);
     } finally {

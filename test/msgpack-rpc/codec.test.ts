@@ -2,7 +2,7 @@ import { ExtensionCodec } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EMPTY_MAP, MessageCodec } from '../../src/msgpack-rpc/codec.js';
-import { EncodeError, ProtocolError } from '../../src/msgpack-rpc/errors.js';
+import { EncodeError, ProtocolError, RpcUsageError } from '../../src/msgpack-rpc/errors.js';
 import {
   declaredLength,
   HEADER_KIND,
@@ -304,8 +304,8 @@ describe('MessageCodec decoding', () => {
   });
 
   it('validates options', () => {
-    expect(() => new MessageCodec({ encoding: 'x' as 'kong' })).toThrow(TypeError);
-    expect(() => new MessageCodec({ int64: 'x' as 'auto' })).toThrow(TypeError);
-    expect(() => new MessageCodec({ maxOutgoingFrameBytes: -1 })).toThrow(TypeError);
+    expect(() => new MessageCodec({ encoding: 'x' as 'kong' })).toThrow(RpcUsageError);
+    expect(() => new MessageCodec({ int64: 'x' as 'auto' })).toThrow(RpcUsageError);
+    expect(() => new MessageCodec({ maxOutgoingFrameBytes: -1 })).toThrow(RpcUsageError);
   });
 });

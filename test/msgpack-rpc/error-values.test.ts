@@ -7,7 +7,7 @@ import {
   resolveErrorCodec,
   stringErrorCodec,
 } from '../../src/msgpack-rpc/error-values.js';
-import { RemoteError } from '../../src/msgpack-rpc/errors.js';
+import { RemoteError, RpcUsageError } from '../../src/msgpack-rpc/errors.js';
 import { createPeerPair } from '../../src/msgpack-rpc/pair.js';
 
 const context = { method: 'm', msgid: 1 };
@@ -51,7 +51,7 @@ describe('error values', () => {
       fromWire: (value: unknown) => new Error(`nvim: ${(value as unknown[])[1]}`),
     };
     expect(resolveErrorCodec(neovim)).toBe(neovim);
-    expect(() => resolveErrorCodec({} as never)).toThrow(TypeError);
+    expect(() => resolveErrorCodec({} as never)).toThrow(RpcUsageError);
     const { a, b } = createPeerPair({ errors: neovim });
     b.handle('fail', () => {
       throw new Error('E42');

@@ -1,7 +1,7 @@
 import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameTooLargeError, ProtocolError } from '../../src/msgpack-rpc/errors.js';
+import { FrameTooLargeError, ProtocolError, RpcUsageError } from '../../src/msgpack-rpc/errors.js';
 import { type Frame, FrameDecoder, type FrameDecoderOptions } from '../../src/msgpack-rpc/framer.js';
 import { hex } from './helpers.js';
 
@@ -225,8 +225,8 @@ describe('FrameDecoder', () => {
   });
 
   it('validates its limits', () => {
-    expect(() => new FrameDecoder({ maxFrameBytes: 0 })).toThrow(TypeError);
-    expect(() => new FrameDecoder({ maxDepth: 1.5 })).toThrow(TypeError);
+    expect(() => new FrameDecoder({ maxFrameBytes: 0 })).toThrow(RpcUsageError);
+    expect(() => new FrameDecoder({ maxDepth: 1.5 })).toThrow(RpcUsageError);
   });
 });
 

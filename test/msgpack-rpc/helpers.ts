@@ -48,7 +48,7 @@ export function rawHarness(options: RpcPeerOptions = {}): RawHarness {
   const events: TraceEvent[] = [];
   const peer = new RpcPeer(local, { ...options, trace: (event) => events.push(event) });
   const errors: Error[] = [];
-  peer.onError((error) => errors.push(error));
+  peer.on('error', (error) => errors.push(error));
   const chunks: Uint8Array[] = [];
   let ended = false;
   remote.on('data', (chunk: Uint8Array) => chunks.push(chunk));

@@ -1,7 +1,7 @@
 import { ExtensionCodec } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionClosedError, type ProtocolError } from '../../src/msgpack-rpc/errors.js';
-import { KONG_PROFILE, type RpcPeerOptions } from '../../src/msgpack-rpc/options.js';
+import { ConnectionClosedError, type ProtocolError, RpcUsageError } from '../../src/msgpack-rpc/errors.js';
+import { KONG_PEER_OPTIONS, type RpcPeerOptions } from '../../src/msgpack-rpc/options.js';
 import { RpcPeer } from '../../src/msgpack-rpc/peer.js';
 import { hex, type RawHarness, rawHarness, reasons, toHex, waitFor } from './helpers.js';
 
@@ -63,7 +63,7 @@ describe('RpcPeer with malformed input', () => {
     await waitFor(() => h.remoteEnded());
     expect(h.received().length).toBe(0);
     expect(h.errors[0]).toMatchObject({ reason: 'invalid-byte', offset: 0, fatal: true });
-    expect(h.peer.closed).toBe(true);
+    expect(h.peer.isClosed).toBe(true);
   });
 
   it('T9/T32a: a fatal error inside a request answers that msgid, then ends; no resync', async () => {
@@ -165,9 +165,9 @@ describe('RpcPeer with malformed input', () => {
   });
 
   it('T24/T25: the Kong profile wraps non-array params (the Go serverPid notification)', async () => {
-    const h = harness({ ...KONG_PROFILE });
+    const h = harness({ ...KONG_PEER_OPTIONS });
     const seen: unknown[] = [];
-    h.peer.onNotification('serverPid', (params, context) => {
+    h.peer.handleNotification('serverPid', (params, context) => {
       seen.push(params, context.paramsWrapped);
     });
     h.send('93 02 a9 73 65 72 76 65 72 50 69 64 d1 04 d2');
@@ -185,7 +185,7 @@ describe('RpcPeer with malformed input', () => {
     await waitFor(() => h.chunks.length > 0);
     h.send('94 01 03 c0 81 c0 01');
     await expect(call).rejects.toMatchObject({ reason: 'decode-failed', msgid: 3 });
-    expect(h.peer.closed).toBe(false);
+    expect(h.peer.isClosed).toBe(false);
   });
 
   it('T29: an extension decoder throwing RangeError fails only its call; the next frame still resolves', async () => {
@@ -250,25 +250,25 @@ describe('RpcPeer with malformed input', () => {
             },
           }),
         ),
-    ).toThrow(TypeError);
+    ).toThrow(RpcUsageError);
     const stream = new PassThrough();
     const peer = new RpcPeer(stream);
     const errors: Error[] = [];
-    peer.onError((error) => errors.push(error));
+    peer.on('error', (error) => errors.push(error));
     stream.setEncoding('utf8');
     stream.write('abc');
     await waitFor(() => errors.length === 1);
     expect(reasons(errors)).toEqual(['invalid-chunk']);
-    expect(peer.closed).toBe(true);
+    expect(peer.isClosed).toBe(true);
   });
 
   it('T32b: the Kong profile rejects an ext in a response and closes; the default decodes a Date', async () => {
-    const h = harness({ ...KONG_PROFILE });
+    const h = harness({ ...KONG_PEER_OPTIONS });
     const call = h.peer.request('x', []);
     await waitFor(() => h.chunks.length > 0);
     h.send('94 01 01 c0 d6 ff 00 00 00 00');
     await expect(call).rejects.toMatchObject({ reason: 'unexpected-ext' });
-    await waitFor(() => h.peer.closed);
+    await waitFor(() => h.peer.isClosed);
     const plain = harness();
     const dated = plain.peer.request('x', []);
     await waitFor(() => plain.chunks.length > 0);
@@ -306,9 +306,9 @@ describe('RpcPeer with malformed input', () => {
     });
     h.send(`a3 61 62 63 ${PING}`);
     await waitFor(() => h.messages().length === 1);
-    expect(h.peer.closed).toBe(false);
+    expect(h.peer.isClosed).toBe(false);
     h.send('90');
-    await waitFor(() => h.peer.closed);
+    await waitFor(() => h.peer.isClosed);
   });
 
   it('T65: a duplicate request id while the first is running is reported and not dispatched', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageCodec } from '../../src/msgpack-rpc/codec.js';
-import { ProtocolError } from '../../src/msgpack-rpc/errors.js';
+import { ProtocolError, RpcUsageError } from '../../src/msgpack-rpc/errors.js';
 import { parseMessage } from '../../src/msgpack-rpc/message.js';
 import { MsgidAllocator } from '../../src/msgpack-rpc/msgid.js';
 import { hex } from './helpers.js';
@@ -111,8 +111,8 @@ describe('MsgidAllocator', () => {
   it('starts at the base and validates its arguments', () => {
     expect(new MsgidAllocator().next(() => false)).toBe(1);
     expect(new MsgidAllocator(0).next(() => false)).toBe(0);
-    expect(() => new MsgidAllocator(2 as 1)).toThrow(TypeError);
-    expect(() => new MsgidAllocator(1, 0)).toThrow(TypeError);
-    expect(() => new MsgidAllocator(1, 2 ** 32)).toThrow(TypeError);
+    expect(() => new MsgidAllocator(2 as 1)).toThrow(RpcUsageError);
+    expect(() => new MsgidAllocator(1, 0)).toThrow(RpcUsageError);
+    expect(() => new MsgidAllocator(1, 2 ** 32)).toThrow(RpcUsageError);
   });
 });

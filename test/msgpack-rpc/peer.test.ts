@@ -8,7 +8,8 @@ import {
   QueueFullError,
   RemoteError,
   RequestAbortedError,
-  TimeoutError,
+  RpcTimeoutError,
+  RpcUsageError,
 } from '../../src/msgpack-rpc/errors.js';
 import type { RpcPeerOptions } from '../../src/msgpack-rpc/options.js';
 import { createPeerPair } from '../../src/msgpack-rpc/pair.js';
@@ -129,7 +130,7 @@ describe('RpcPeer requests and responses', () => {
   it('T55: a notification before a response runs before the caller continues', async () => {
     const h = harness();
     const order: string[] = [];
-    h.peer.onNotification('serverPid', () => {
+    h.peer.handleNotification('serverPid', () => {
       order.push('notification');
     });
     const call = h.peer.request('x', []).then(() => order.push('response'));
@@ -257,12 +258,12 @@ describe('RpcPeer timeouts, cancellation and close', () => {
     const h = harness();
     const call = h.peer.request('slow', [], { timeout: 50 });
     const error = await settle(call);
-    expect(error).toBeInstanceOf(TimeoutError);
-    expect(error).toMatchObject({ msgid: 1, timeoutMs: 50, method: 'slow', code: 'MSGPACK_RPC_TIMEOUT' });
+    expect(error).toBeInstanceOf(RpcTimeoutError);
+    expect(error).toMatchObject({ msgid: 1, timeout: 50, method: 'slow', code: 'MSGPACK_RPC_TIMEOUT' });
     h.send('94 01 01 c0 c0');
     await waitFor(() => h.events.some((event) => event.type === 'late-response'));
     expect(h.errors).toEqual([]);
-    expect(h.peer.closed).toBe(false);
+    expect(h.peer.isClosed).toBe(false);
   });
 
   it('T49: after 1,024 newer abandonments the late response is unknown-msgid', async () => {
@@ -285,7 +286,12 @@ describe('RpcPeer timeouts, cancellation and close', () => {
     const aborted = AbortSignal.abort('gone');
     const before = await settle(h.peer.request('a', [], { signal: aborted }));
     expect(before).toBeInstanceOf(RequestAbortedError);
-    expect(before).toMatchObject({ sent: false, cause: 'gone', name: 'AbortError', code: 'ABORT_ERR' });
+    expect(before).toMatchObject({
+      sent: false,
+      cause: 'gone',
+      name: 'AbortError',
+      code: 'MSGPACK_RPC_ABORTED',
+    });
     expect(h.chunks).toHaveLength(0);
 
     const first = h.peer.request('first', []);
@@ -309,7 +315,7 @@ describe('RpcPeer timeouts, cancellation and close', () => {
     for (const how of ['destroy', 'end'] as const) {
       const h = harness({ requestTimeout: 60_000 });
       let closes = 0;
-      h.peer.onClose(() => closes++);
+      h.peer.on('close', () => closes++);
       const calls = [1, 2, 3].map(() => settle(h.peer.request('x', [])));
       await waitFor(() => h.chunks.length > 0);
       if (how === 'destroy') h.remote.destroy();
@@ -357,7 +363,7 @@ describe('RpcPeer timeouts, cancellation and close', () => {
     release!();
     await expect(slow).resolves.toBe('late but sent');
     await closing;
-    await waitFor(() => a.closed);
+    await waitFor(() => a.isClosed);
   });
 
   it('T60: one-in-flight writes each message alone, the next only after the response', async () => {
@@ -379,16 +385,16 @@ describe('RpcPeer timeouts, cancellation and close', () => {
     const h = harness({ maxOutgoingInFlight: 1 });
     const first = settle(h.peer.request('a', [], { timeout: 30 }));
     const second = settle(h.peer.request('b', []));
-    expect(await first).toBeInstanceOf(TimeoutError);
+    expect(await first).toBeInstanceOf(RpcTimeoutError);
     const error = (await second) as ConnectionClosedError;
     expect(error).toBeInstanceOf(ConnectionClosedError);
-    expect(error.cause).toBeInstanceOf(TimeoutError);
+    expect(error.cause).toBeInstanceOf(RpcTimeoutError);
     expect(h.chunks).toHaveLength(1);
 
     const lenient = harness({ maxOutgoingInFlight: 1, closeOnAbandon: false });
     const timedOut = settle(lenient.peer.request('a', [], { timeout: 30 }));
     const next = lenient.peer.request('b', []);
-    expect(await timedOut).toBeInstanceOf(TimeoutError);
+    expect(await timedOut).toBeInstanceOf(RpcTimeoutError);
     await waitFor(() => lenient.chunks.length === 2);
     lenient.send('94 01 02 c0 2a');
     await expect(next).resolves.toBe(42);
@@ -398,8 +404,8 @@ describe('RpcPeer timeouts, cancellation and close', () => {
     const h = harness({ maxOutgoingInFlight: 1 });
     const first = h.peer.request('a', []);
     const queued = settle(h.peer.request('b', [], { timeout: 20 }));
-    expect(await queued).toBeInstanceOf(TimeoutError);
-    expect(h.peer.closed).toBe(false);
+    expect(await queued).toBeInstanceOf(RpcTimeoutError);
+    expect(h.peer.isClosed).toBe(false);
     h.send('94 01 01 c0 c0');
     await expect(first).resolves.toBeNull();
   });
@@ -547,7 +553,7 @@ describe('RpcPeer concurrency, backpressure and tracing', () => {
     });
     cleanups.push(() => broken.destroy());
     const errors: Error[] = [];
-    broken.onError((error) => errors.push(error));
+    broken.on('error', (error) => errors.push(error));
     const echoed = settle(broken.request('m', []));
     // A PassThrough echoes our own request back: it is a request we have no handler for; answer goes back too.
     await waitFor(() => errors.length > 0);
@@ -558,11 +564,11 @@ describe('RpcPeer concurrency, backpressure and tracing', () => {
   it('notification handler failures go to onError as HandlerError', async () => {
     const { a, b } = pair();
     const errors: Error[] = [];
-    b.onError((error) => errors.push(error));
-    b.onNotification('sync', () => {
+    b.on('error', (error) => errors.push(error));
+    b.handleNotification('sync', () => {
       throw new Error('sync fail');
     });
-    b.onNotification('async', async () => {
+    b.handleNotification('async', async () => {
       throw new Error('async fail');
     });
     a.notify('sync', []);
@@ -576,12 +582,12 @@ describe('RpcPeer concurrency, backpressure and tracing', () => {
     const { a, b } = pair();
     const seen: string[] = [];
     b.handleUnknown((method) => `fallback:${method}`);
-    b.onUnknownNotification((method) => {
+    b.handleUnknownNotification((method) => {
       seen.push(method);
     });
     const registration = b.handle('known', () => 'known');
     expect(await a.request('known', [])).toBe('known');
-    registration.dispose();
+    registration();
     expect(await a.request('known', [])).toBe('fallback:known');
     a.notify('whatever', []);
     await waitFor(() => seen.length === 1);
@@ -590,11 +596,11 @@ describe('RpcPeer concurrency, backpressure and tracing', () => {
 
   it('validates options at construction', () => {
     const stream = new PassThrough();
-    expect(() => new RpcPeer(stream, { maxConcurrentHandlers: 0 })).toThrow(TypeError);
-    expect(() => new RpcPeer(stream, { requestTimeout: -1 })).toThrow(TypeError);
-    expect(() => new RpcPeer(stream, { maxOutgoingInFlight: 1.5 })).toThrow(TypeError);
-    expect(() => new RpcPeer(stream, { msgidBase: 2 as 0 })).toThrow(TypeError);
-    expect(() => new RpcPeer({} as Duplex)).toThrow(TypeError);
+    expect(() => new RpcPeer(stream, { maxConcurrentHandlers: 0 })).toThrow(RpcUsageError);
+    expect(() => new RpcPeer(stream, { requestTimeout: -1 })).toThrow(RpcUsageError);
+    expect(() => new RpcPeer(stream, { maxOutgoingInFlight: 1.5 })).toThrow(RpcUsageError);
+    expect(() => new RpcPeer(stream, { msgidBase: 2 as 0 })).toThrow(RpcUsageError);
+    expect(() => new RpcPeer({} as Duplex)).toThrow(RpcUsageError);
     stream.destroy();
   });
 

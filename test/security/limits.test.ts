@@ -5,21 +5,23 @@
  */
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_LINE_BYTES } from '../../src/goplugin/index.js';
+import { DEFAULT_MAX_LINE_BYTES } from '../../src/goplugin/handshake.js';
 import { KongPluginServer } from '../../src/kong-rpc/index.js';
 import {
-  createMemoryDuplexPair,
   DEFAULT_MAX_CONTAINER_LENGTH,
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_FRAME_BYTES,
-  DEFAULT_MAX_QUEUED_BYTES,
+} from '../../src/msgpack-rpc/framer.js';
+import {
   FrameDecoder,
   FrameTooLargeError,
-  KONG_PROFILE,
+  KONG_PEER_OPTIONS,
   MessageCodec,
   ProtocolError,
   RpcPeer,
 } from '../../src/msgpack-rpc/index.js';
+import { DEFAULT_MAX_QUEUED_BYTES } from '../../src/msgpack-rpc/options.js';
+import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
 
 const MiB = 1024 * 1024;
 
@@ -44,7 +46,7 @@ describe('default caps', () => {
     expect(DEFAULT_MAX_CONTAINER_LENGTH).toBe(1_048_576);
     expect(DEFAULT_MAX_DEPTH).toBe(100);
     expect(DEFAULT_MAX_QUEUED_BYTES).toBe(32 * MiB);
-    expect(KONG_PROFILE.maxFrameBytes).toBe(128 * MiB);
+    expect(KONG_PEER_OPTIONS.maxFrameBytes).toBe(128 * MiB);
     expect(DEFAULT_MAX_LINE_BYTES).toBe(65_536);
     expect(new MessageCodec().limits).toEqual({
       maxFrameBytes: 16 * MiB,
@@ -78,7 +80,7 @@ describe('default caps', () => {
   it('a default RpcPeer closes on a length bomb without waiting for its payload', async () => {
     const [local, remote] = createMemoryDuplexPair();
     const peer = new RpcPeer(local);
-    const closed = new Promise<unknown>((resolve) => peer.onClose((error) => resolve(error.cause)));
+    const closed = new Promise<unknown>((resolve) => peer.on('close', (error) => resolve(error.cause)));
     remote.on('error', () => {});
     remote.write(header(0x94, 0x00, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff));
     expect(await closed).toBeInstanceOf(FrameTooLargeError);

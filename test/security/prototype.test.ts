@@ -5,9 +5,9 @@
  */
 import { encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HclogLineParser } from '../../src/goplugin/index.js';
+import { HclogLineParser } from '../../src/goplugin/host/hclog-parse.js';
 import { kongProperties, parseDump, parseKongConf, resolvePluginServers } from '../../src/kong-conf/index.js';
-import { KONG_PROFILE, MessageCodec, ProtocolError } from '../../src/msgpack-rpc/index.js';
+import { KONG_PEER_OPTIONS, MessageCodec, ProtocolError } from '../../src/msgpack-rpc/index.js';
 
 const snapshot = () => Object.getOwnPropertyNames(Object.prototype).sort().join(',');
 const before = snapshot();
@@ -24,7 +24,7 @@ function mapWithKeys(keys: string[], value: unknown): Uint8Array {
 }
 
 describe('decoded msgpack maps', () => {
-  it.each([new MessageCodec(), new MessageCodec({ ...KONG_PROFILE })])(
+  it.each([new MessageCodec(), new MessageCodec({ ...KONG_PEER_OPTIONS })])(
     'refuse a __proto__ key as a typed decode error (codec %#)',
     (codec) => {
       expect(() => codec.decode(mapWithKeys(['__proto__'], { polluted: 1 }))).toThrow(ProtocolError);

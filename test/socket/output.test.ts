@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LineSplitter } from '../../src/socket/output.js';
+import { KongOutputSplitter } from '../../src/socket/output.js';
 
 function collect(maxLineBytes: number, chunks: Buffer[]): { line: string; continued: boolean }[] {
   const lines: { line: string; continued: boolean }[] = [];
-  const splitter = new LineSplitter(maxLineBytes, (line, continued) => lines.push({ line, continued }));
+  const splitter = new KongOutputSplitter(maxLineBytes, (line, continued) => lines.push({ line, continued }));
   for (const chunk of chunks) splitter.push(chunk);
   splitter.end();
   return lines;
@@ -23,7 +23,7 @@ function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
   return chunks;
 }
 
-describe('LineSplitter', () => {
+describe('KongOutputSplitter', () => {
   it('emits lines without newline or trailing CR, skips empty lines, flushes the last partial line', () => {
     const lines = collect(1024, [Buffer.from('one\r\n\ntwo\nthr'), Buffer.from('ee')]);
     expect(lines).toEqual([

@@ -2,11 +2,10 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   InvalidSocketPathError,
-  maxSocketPathBytes,
   SocketPathTooLongError,
   UnsupportedPlatformError,
 } from '../../src/socket/index.js';
-import { resolveAddress } from '../../src/socket/path.js';
+import { maxSocketPathBytes, resolveAddress } from '../../src/socket/path.js';
 
 describe('resolveAddress', () => {
   it('knows the sun_path limits: 107 bytes on Linux, 103 on macOS and the BSDs', () => {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, kongProfile, retryDelay } from '../../src/socket/index.js';
+import { retryDelay } from '../../src/socket/client.js';
 import {
   assignmentHint,
+  backoffDelay,
   defaultStopOnExitCodes,
   RestartPlanner,
+  restartProfile,
   shellArgs,
 } from '../../src/socket/policy.js';
 
@@ -37,7 +39,7 @@ describe('restart policy', () => {
 
   it('maps Kong versions to profiles', () => {
     expect(
-      ['2.3.3', '2.4', '2.8.1', '3.0', '3.8.0', '3.9', '3.10', '3.11', 'nightly'].map(kongProfile),
+      ['2.3.3', '2.4', '2.8.1', '3.0', '3.8.0', '3.9', '3.10', '3.11', 'nightly'].map(restartProfile),
     ).toEqual(['2.3', '2.4-2.8', '2.4-2.8', '3.0-3.8', '3.0-3.8', '3.9', '3.10', '3.10', '3.10']);
   });
 });

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createMemoryDuplexPair } from '../../src/msgpack-rpc/index.js';
+import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
 import { PoolClosedError, SocketAbortedError, UnixSocketPool } from '../../src/socket/index.js';
 import type { PoolConnectionFactory } from '../../src/socket/pool.js';
 

@@ -12,8 +12,8 @@ import {
   type Client as GrpcClient,
   type Server,
 } from '@grpc/grpc-js';
+import type { Logger, LogLevel } from '../../logger.js';
 import { type BrokerServer, type ConnInfo, GRPCBroker } from '../broker.js';
-import type { Logger, LogLevel } from '../hclog.js';
 import { bindListener } from '../listen.js';
 import {
   brokerServerCredentials,
@@ -21,7 +21,6 @@ import {
   type MtlsMaterial,
   mtlsChannelCredentials,
 } from './channel.js';
-import type { PluginLogger } from './hclog-parse.js';
 import { safeLog } from './process.js';
 
 /** A connection to a service the plugin serves under a broker id; see {@link PluginBroker.dial}. */
@@ -89,7 +88,7 @@ export class HostBroker implements PluginBroker {
     options: {
       mtls: MtlsMaterial | undefined;
       socketDir: string | undefined;
-      logger: PluginLogger | undefined;
+      logger: Logger | undefined;
       name: string;
     },
   ) {
@@ -162,8 +161,8 @@ export class HostBroker implements PluginBroker {
   }
 }
 
-/** The plugin runtime's {@link Logger} shape, writing host-origin entries to a {@link PluginLogger}. */
-function hostLogger(logger: PluginLogger | undefined, name: string): Logger {
+/** The complete logger the plugin-side broker needs, writing host-origin entries to the user's logger. */
+function hostLogger(logger: Logger | undefined, name: string): Required<Logger> {
   const at =
     (level: LogLevel) =>
     (message: string, fields: Readonly<Record<string, unknown>> = {}): void =>

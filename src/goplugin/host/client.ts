@@ -3,14 +3,15 @@
  * (`hashicorp/go-plugin: client.go` `Kill`, spec §8.5).
  */
 import { type Channel, type Client as GrpcClient, type ServiceError, status } from '@grpc/grpc-js';
+import type { Logger } from '../../logger.js';
 import type { Handshake } from '../handshake.js';
 import { HostBroker, type PluginBroker } from './broker.js';
 import type { ChannelSetup, MtlsMaterial } from './channel.js';
 import { InvalidPluginOptionsError, PingError, PluginClientClosedError, type PluginExit } from './errors.js';
-import type { PluginLogEntry, PluginLogger } from './hclog-parse.js';
+import type { PluginLogEntry } from './hclog-parse.js';
+import { registerClient, unregisterClient } from './live-clients.js';
 import { type PluginProcess, safeLog, within } from './process.js';
 import type { ReattachConfig } from './reattach.js';
-import { registerClient, unregisterClient } from './registry.js';
 import { type DynamicClient, internalServices } from './services.js';
 import { removeSocketDir, unlinkStaleSocket } from './socket-dir.js';
 import { forwardStdio, type OutputSink } from './stdio.js';
@@ -26,7 +27,7 @@ export interface PluginClientParts {
   channel: Channel;
   mtls: MtlsMaterial | undefined;
   socketDir: string | undefined;
-  logger: PluginLogger | undefined;
+  logger: Logger | undefined;
   name: string;
   stdout: OutputSink | undefined;
   stderr: OutputSink | undefined;

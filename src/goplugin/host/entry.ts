@@ -25,7 +25,7 @@ const hostRuntime = () => (runtime ??= import('./start.js'));
  * @throws {@link InvalidPluginOptionsError} for bad options (including `netrpc` in `allowedProtocols`).
  * @throws {@link SpawnFailedError} when the command cannot start.
  * @throws {@link PluginStartError} for a timeout, an early exit, or a rejected handshake line; it carries the
- *   stderr tail and exit status. It is a {@link HandshakeError}: branch on `code`.
+ *   stderr tail and exit status; for a rejected line, `cause` is the `HandshakeError` subclass that says why.
  * @throws {@link PluginConnectError} when the gRPC connection does not become ready.
  * @throws {@link PluginAbortedError} when `signal` aborts the start.
  * @example
@@ -35,7 +35,7 @@ const hostRuntime = () => (runtime ??= import('./start.js'));
  *   magicCookieKey: 'BASIC_PLUGIN',
  *   magicCookieValue: 'hello',
  *   autoMTLS: true,
- *   logger: (entry) => console.error(`[${entry.level}] ${entry.name}: ${entry.message}`),
+ *   logger: { info: console.error, warn: console.error, error: console.error },
  * });
  * ```
  */

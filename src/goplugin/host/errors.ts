@@ -2,7 +2,7 @@
  * Errors of the host runtime (launching and talking to go-plugin plugins).
  */
 import type { PluginwireErrorOptions } from '../../errors.js';
-import { GoPluginError, HandshakeError, type HandshakeErrorCode } from '../errors.js';
+import { GoPluginError, type HandshakeError, type HandshakeErrorCode } from '../errors.js';
 
 /** How a plugin process ended: exit code, or the signal that killed it. */
 export interface PluginExit {
@@ -22,13 +22,16 @@ export interface PluginStartErrorOptions extends PluginwireErrorOptions {
   exit?: PluginExit;
 }
 
+/** Every code of a {@link PluginStartError}. */
+export type PluginStartErrorCode =
+  | 'GOPLUGIN_START_TIMEOUT'
+  | 'GOPLUGIN_EXITED_BEFORE_HANDSHAKE'
+  | 'GOPLUGIN_HANDSHAKE_REJECTED';
+
 /**
- * `startPlugin` could not get a usable handshake from the plugin: the process exited first
- * (`GOPLUGIN_EXITED_BEFORE_HANDSHAKE`), `startTimeout` ran out (`GOPLUGIN_TIMEOUT`), or the first stdout line was
- * rejected (every parse code of {@link HandshakeError}, e.g. `GOPLUGIN_TOO_FEW_FIELDS` for stray output before
- * the handshake). The plugin has been killed by the time this is thrown.
- *
- * The message ends with the exit status, the stderr tail and a hint; the same facts are properties.
+ * `startPlugin` could not get a usable handshake from the plugin: the family of {@link PluginStartTimeoutError},
+ * {@link PluginExitedError} and {@link PluginHandshakeRejectedError}. The plugin has been killed by the time this
+ * is thrown. The message ends with the exit status, the stderr tail and a hint; the same facts are properties.
  *
  * @example
  * ```ts
@@ -40,28 +43,76 @@ export interface PluginStartErrorOptions extends PluginwireErrorOptions {
  * }
  * ```
  */
-export class PluginStartError extends HandshakeError {
+export class PluginStartError extends GoPluginError {
+  declare readonly code: PluginStartErrorCode;
+  /** The raw first stdout line, when one was read (truncated to 200 characters). */
+  readonly line: string | undefined;
   /** The last stderr lines of the plugin (up to 20). */
   readonly stderrTail: readonly string[];
   /** How the process ended (it always has by the time `startPlugin` rejects; `undefined` only if it would not die). */
   readonly exit: PluginExit | undefined;
 
   /**
-   * @param code - the failure kind.
+   * @param code - the code of the subclass.
    * @param message - what went wrong; the exit status, stderr tail and hint are appended.
+   * @param hint - the hint's subject: this code, or the code of the rejected handshake.
    * @param options - the first line, stderr tail, exit and cause.
    */
-  constructor(code: HandshakeErrorCode, message: string, options: PluginStartErrorOptions) {
+  protected constructor(
+    code: PluginStartErrorCode,
+    message: string,
+    hint: PluginStartErrorCode | HandshakeErrorCode,
+    options: PluginStartErrorOptions,
+  ) {
     super(
       code,
-      `${message}${describeExit(options.exit)}${describeTail(options.stderrTail)}${hintFor(code)}`,
-      {
-        ...(options.line !== undefined && { line: options.line }),
-        ...('cause' in options && { cause: options.cause }),
-      },
+      `${message}${describeExit(options.exit)}${describeTail(options.stderrTail)}${hintFor(hint)}`,
+      'cause' in options ? { cause: options.cause } : undefined,
     );
+    this.line = options.line;
     this.stderrTail = options.stderrTail;
     this.exit = options.exit;
+  }
+}
+
+/** `startTimeout` ran out before the plugin printed its handshake. */
+export class PluginStartTimeoutError extends PluginStartError {
+  declare readonly code: 'GOPLUGIN_START_TIMEOUT';
+  /**
+   * @param message - what went wrong.
+   * @param options - the stderr tail and exit.
+   */
+  constructor(message: string, options: PluginStartErrorOptions) {
+    super('GOPLUGIN_START_TIMEOUT', message, 'GOPLUGIN_START_TIMEOUT', options);
+  }
+}
+
+/** The plugin process exited by itself before it printed a handshake (or before the host could connect). */
+export class PluginExitedError extends PluginStartError {
+  declare readonly code: 'GOPLUGIN_EXITED_BEFORE_HANDSHAKE';
+  /**
+   * @param message - what went wrong.
+   * @param options - the stderr tail and exit.
+   */
+  constructor(message: string, options: PluginStartErrorOptions) {
+    super('GOPLUGIN_EXITED_BEFORE_HANDSHAKE', message, 'GOPLUGIN_EXITED_BEFORE_HANDSHAKE', options);
+  }
+}
+
+/**
+ * The plugin's first stdout line was not a handshake the host accepts; `cause` is the {@link HandshakeError}
+ * subclass that says why (e.g. `HandshakeTooFewFieldsError` for stray output before the handshake).
+ */
+export class PluginHandshakeRejectedError extends PluginStartError {
+  declare readonly code: 'GOPLUGIN_HANDSHAKE_REJECTED';
+  /** Why the handshake was rejected. */
+  declare readonly cause: HandshakeError;
+  /**
+   * @param error - why the handshake was rejected.
+   * @param options - the first line, stderr tail and exit.
+   */
+  constructor(error: HandshakeError, options: Omit<PluginStartErrorOptions, 'cause'>) {
+    super('GOPLUGIN_HANDSHAKE_REJECTED', error.message, error.code, { ...options, cause: error });
   }
 }
 
@@ -77,7 +128,7 @@ function describeTail(tail: readonly string[]): string {
   return `\nplugin stderr (last ${tail.length} lines):\n${tail.map((line) => `  ${line}`).join('\n')}`;
 }
 
-function hintFor(code: HandshakeErrorCode): string {
+function hintFor(code: PluginStartErrorCode | HandshakeErrorCode): string {
   // The same diagnostics a Go host's runner adds (`hashicorp/go-plugin: client.go`, `runner.Diagnose`).
   if (code === 'GOPLUGIN_TOO_FEW_FIELDS') {
     return (
@@ -97,7 +148,7 @@ function hintFor(code: HandshakeErrorCode): string {
       'with a GRPCServer in its ServeConfig'
     );
   }
-  if (code === 'GOPLUGIN_TIMEOUT') {
+  if (code === 'GOPLUGIN_START_TIMEOUT') {
     return '\nhint: the plugin never printed its handshake; raise startTimeout if it is just slow to start';
   }
   return '';
@@ -128,7 +179,7 @@ export class SpawnFailedError extends GoPluginError {
   }
 }
 
-/** The options given to `startPlugin`/`reattachPlugin` are unusable. Code `GOPLUGIN_INVALID_OPTIONS`. */
+/** The options given to `startPlugin`, `reattachPlugin` or `servePlugin` are unusable. */
 export class InvalidPluginOptionsError extends GoPluginError {
   declare readonly code: 'GOPLUGIN_INVALID_OPTIONS';
   /** @param message - which option is wrong and why. */
@@ -157,22 +208,40 @@ export class PluginConnectError extends GoPluginError {
   }
 }
 
-/** Codes of a {@link ReattachError}. */
+/** Every code of a {@link ReattachError}. */
 export type ReattachErrorCode = 'GOPLUGIN_INVALID_REATTACH_CONFIG' | 'GOPLUGIN_REATTACH_NOT_FOUND';
 
-/**
- * A reattach configuration is malformed (`GOPLUGIN_INVALID_REATTACH_CONFIG`), or the process it names does not
- * exist (`GOPLUGIN_REATTACH_NOT_FOUND`, Go: `reattachment process not found`).
- */
+/** Reattaching failed: the family of {@link InvalidReattachConfigError} and {@link ReattachNotFoundError}. */
 export class ReattachError extends GoPluginError {
   declare readonly code: ReattachErrorCode;
   /**
-   * @param code - the failure kind.
+   * @param code - the code of the subclass.
    * @param message - what is wrong.
    * @param options - the `cause`.
    */
-  constructor(code: ReattachErrorCode, message: string, options?: PluginwireErrorOptions) {
+  protected constructor(code: ReattachErrorCode, message: string, options?: PluginwireErrorOptions) {
     super(code, message, options);
+  }
+}
+
+/** A reattach configuration (or `TF_REATTACH_PROVIDERS`) is malformed. */
+export class InvalidReattachConfigError extends ReattachError {
+  declare readonly code: 'GOPLUGIN_INVALID_REATTACH_CONFIG';
+  /**
+   * @param message - what is wrong.
+   * @param options - the `cause`.
+   */
+  constructor(message: string, options?: PluginwireErrorOptions) {
+    super('GOPLUGIN_INVALID_REATTACH_CONFIG', message, options);
+  }
+}
+
+/** The process a reattach configuration names does not exist (Go: `reattachment process not found`). */
+export class ReattachNotFoundError extends ReattachError {
+  declare readonly code: 'GOPLUGIN_REATTACH_NOT_FOUND';
+  /** @param message - which process. */
+  constructor(message: string) {
+    super('GOPLUGIN_REATTACH_NOT_FOUND', message);
   }
 }
 

@@ -2,21 +2,9 @@
  * Turns the lines a go-plugin plugin writes to its real stderr into log entries, the way a Go host does
  * (`hashicorp/go-plugin: client.go` `logStderr`, `log_entry.go` `parseJSON`), without ever throwing.
  */
-import type { LogLevel } from '../hclog.js';
-
-/** A log level as hclog names it (`hashicorp/go-hclog: logger.go`), lower case; the same set as {@link LogLevel}. */
-export type PluginLogLevel = LogLevel;
+import type { LogLevel } from '../../logger.js';
 
 const LEVELS: ReadonlySet<string> = new Set(['trace', 'debug', 'info', 'warn', 'error']);
-
-/** The numeric order of {@link PluginLogLevel}s, lowest first, for filtering (`levelRank.warn > levelRank.info`). */
-export const logLevelRank: Readonly<Record<PluginLogLevel, number>> = {
-  trace: 0,
-  debug: 1,
-  info: 2,
-  warn: 3,
-  error: 4,
-};
 
 /**
  * One log entry of a hosted plugin, or of the host runtime about that plugin.
@@ -27,7 +15,7 @@ export const logLevelRank: Readonly<Record<PluginLogLevel, number>> = {
  */
 export interface PluginLogEntry {
   /** The level. */
-  level: PluginLogLevel;
+  level: LogLevel;
   /** The message: hclog's `@message`, or the whole raw line for text lines. */
   message: string;
   /** hclog's `@timestamp`, when the line had one; Go shows a zero time where this is `undefined`. */
@@ -46,9 +34,6 @@ export interface PluginLogEntry {
    */
   malformed?: true;
 }
-
-/** Receives log entries; see {@link PluginLogEntry}. It must not throw (a throw is caught and dropped). */
-export type PluginLogger = (entry: PluginLogEntry) => void;
 
 /** What {@link HclogLineParser.parse} makes of one line: a {@link PluginLogEntry} without `name`/`origin`. */
 export type ParsedLogLine = Omit<PluginLogEntry, 'name' | 'origin'>;
@@ -99,7 +84,7 @@ export function parseHclogTimestamp(text: string): Date | undefined {
 }
 
 /** The `[LEVEL]` tags Go recognises at column 0 of a text line (case-sensitive). */
-const TEXT_TAGS: ReadonlyArray<readonly [string, PluginLogLevel]> = [
+const TEXT_TAGS: ReadonlyArray<readonly [string, LogLevel]> = [
   ['[TRACE]', 'trace'],
   ['[DEBUG]', 'debug'],
   ['[INFO]', 'info'],
@@ -178,7 +163,7 @@ export class HclogLineParser {
         });
     }
     return {
-      level: normalized as PluginLogLevel,
+      level: normalized as LogLevel,
       message: (message as string | undefined) ?? '',
       timestamp: parsedTimestamp,
       fields,
@@ -197,7 +182,7 @@ export class HclogLineParser {
   }
 
   #text(line: string): ParsedLogLine {
-    let level: PluginLogLevel = 'debug';
+    let level: LogLevel = 'debug';
     const tag = TEXT_TAGS.find(([prefix]) => line.startsWith(prefix));
     if (tag !== undefined) level = tag[1];
     else if (line.startsWith('panic: ') || line.startsWith('fatal error: ')) {

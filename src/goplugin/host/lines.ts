@@ -14,7 +14,7 @@ export interface SplitLine {
 }
 
 /** Incremental line splitter; see the file comment. Not exported from the package. */
-export class LineSplitter {
+export class StderrLineSplitter {
   readonly #maxLineBytes: number;
   #pending: Buffer[] = [];
   #pendingBytes = 0;

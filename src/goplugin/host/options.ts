@@ -2,17 +2,23 @@
  * Options of `startPlugin` and `reattachPlugin`, their defaults (those of Go's `NewClient`), and the environment
  * the plugin is started with.
  */
+
+import { completeLogger, type Logger, type LogLevel } from '../../logger.js';
 import { buildPluginEnv, PLUGIN_ENV } from '../env.js';
 import { InvalidPluginOptionsError } from './errors.js';
-import { logLevelRank, type PluginLogger, type PluginLogLevel } from './hclog-parse.js';
 import type { OutputSink } from './stdio.js';
 
 /** Options shared by {@link StartPluginOptions} and {@link ReattachPluginOptions}. */
 export interface PluginConnectionOptions {
-  /** Receives the plugin's log lines (parsed from its stderr) and the host runtime's diagnostics. Default: dropped. */
-  logger?: PluginLogger;
+  /**
+   * Receives the plugin's log lines (parsed from its stderr, at their hclog level) and the host runtime's
+   * diagnostics. Fields: the plugin's own hclog fields, `plugin` (the command's basename), `origin` (`plugin` or
+   * `host`), and for plugin lines `timestamp` (a Date, when the line had one), `raw` (the line as read) and
+   * `malformed` (a JSON line a Go host would panic on, logged as text). Default: dropped.
+   */
+  logger?: Logger;
   /** Entries below this level are dropped before they reach `logger`, as a Go host's logger level does. Default `trace`. */
-  logLevel?: PluginLogLevel;
+  logLevel?: LogLevel;
   /** Where the plugin's stdout written after the handshake goes (via `GRPCStdio`). Default: discarded. */
   stdout?: OutputSink;
   /** Where the plugin's `os.Stderr`/`process.stderr` writes after the handshake go (via `GRPCStdio`). Default: discarded. */
@@ -203,11 +209,8 @@ export function pluginEnvironment(
 }
 
 /** The user's logger behind the `logLevel` filter (or `undefined` when there is no logger). */
-export function levelledLogger(options: PluginConnectionOptions): PluginLogger | undefined {
+export function levelledLogger(options: PluginConnectionOptions): Logger | undefined {
   const { logger, logLevel } = options;
   if (logger === undefined || logLevel === undefined || logLevel === 'trace') return logger;
-  const minimum = logLevelRank[logLevel];
-  return (entry) => {
-    if (logLevelRank[entry.level] >= minimum) logger(entry);
-  };
+  return completeLogger(logger, logLevel);
 }

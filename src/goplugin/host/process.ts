@@ -5,12 +5,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { onAbort } from '../../abort.js';
+import { type Logger, log } from '../../logger.js';
 import { signalGroup, stopProcess } from '../../socket/process-group.js';
-import type { HandshakeError, HandshakeErrorCode } from '../errors.js';
+import type { HandshakeError } from '../errors.js';
 import { FirstLineReader } from '../first-line.js';
-import { PluginAbortedError, type PluginExit, PluginStartError, SpawnFailedError } from './errors.js';
-import { HclogLineParser, type PluginLogEntry, type PluginLogger } from './hclog-parse.js';
-import { LineSplitter } from './lines.js';
+import {
+  PluginAbortedError,
+  type PluginExit,
+  PluginExitedError,
+  PluginHandshakeRejectedError,
+  PluginStartTimeoutError,
+  SpawnFailedError,
+} from './errors.js';
+import { HclogLineParser, type PluginLogEntry } from './hclog-parse.js';
+import { StderrLineSplitter } from './lines.js';
 
 /** Go's `PluginLogBufferSize` default: stderr lines longer than this come out in pieces. */
 const STDERR_BUFFER_BYTES = 64 * 1024;
@@ -26,18 +34,31 @@ export interface SpawnPluginOptions {
   cwd: string | undefined;
   stdin: 'ignore' | 'inherit';
   processGroup: boolean;
-  logger: PluginLogger | undefined;
+  logger: Logger | undefined;
 }
 
-/** Calls a user logger, never letting it throw into the stream handlers. */
-export function safeLog(logger: PluginLogger | undefined, entry: PluginLogEntry): void {
+/**
+ * Logs one entry about a plugin through the user's logger, as a Go host forwards plugin lines into its own hclog
+ * logger (`hashicorp/go-plugin: client.go`, `logStderr`): the plugin's fields, then `plugin` (the command's basename),
+ * `origin`, and for parsed lines `timestamp`, `raw` and `malformed`. A throwing logger is ignored (`log`).
+ */
+export function safeLog(logger: Logger | undefined, entry: PluginLogEntry): void {
   if (logger === undefined) return;
-  try {
-    logger(entry);
-  } catch {
-    // A throwing logger must not break stderr parsing or the kill sequence.
-  }
+  log(logger, entry.level, entry.message, {
+    ...entry.fields,
+    plugin: entry.name,
+    origin: entry.origin,
+    ...(entry.timestamp !== undefined && { timestamp: entry.timestamp }),
+    ...(entry.raw !== undefined && { raw: entry.raw }),
+    ...(entry.malformed && { malformed: true }),
+  });
 }
+
+/** Why the plugin did not start: the start timeout, an exit, or a handshake line that was refused. */
+type StartFailure =
+  | { kind: 'timeout'; message: string }
+  | { kind: 'exited'; message: string }
+  | { kind: 'handshake'; error: HandshakeError };
 
 /** Waits for a promise up to `timeout` ms; resolves `false` when the time ran out. */
 export function within(promise: Promise<unknown>, timeout: number): Promise<boolean> {
@@ -67,7 +88,7 @@ export class PluginProcess {
   /** Resolves once stdout and stderr are both closed (never rejects). */
   readonly streamsClosed: Promise<void>;
   readonly #processGroup: boolean;
-  readonly #logger: PluginLogger | undefined;
+  readonly #logger: Logger | undefined;
   readonly #tail: string[] = [];
   readonly #firstLine = new FirstLineReader();
   #exit: PluginExit | undefined;
@@ -178,14 +199,15 @@ export class PluginProcess {
    * Waits for the first stdout line. Races the line, the process's exit, `timeout` and `signal`; on every failure
    * the process is killed and reaped before the returned promise rejects.
    *
-   * @throws {@link PluginStartError} `GOPLUGIN_TIMEOUT`, `GOPLUGIN_EXITED_BEFORE_HANDSHAKE`,
-   *   `GOPLUGIN_NO_HANDSHAKE`, `GOPLUGIN_LINE_TOO_LONG`; {@link PluginAbortedError} when `signal` aborts.
+   * @throws {@link PluginStartTimeoutError}, {@link PluginExitedError}, {@link PluginHandshakeRejectedError}
+   *   (`NoHandshakeError` or `HandshakeLineTooLongError` as `cause`); {@link PluginAbortedError} when `signal`
+   *   aborts.
    */
   readFirstLine(timeout: number, signal: AbortSignal | undefined): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
-        fail('GOPLUGIN_TIMEOUT', `timeout while waiting for the plugin to start (${timeout} ms)`);
+        fail({ kind: 'timeout', message: `timeout while waiting for the plugin to start (${timeout} ms)` });
       }, timeout);
       timer.unref();
       // Assigned below; `let` because onAbort() runs the listener (and so cleanup) at once on an aborted signal.
@@ -196,22 +218,23 @@ export class PluginProcess {
         disposeAbort();
         this.#onStdoutResult = undefined;
       };
-      const fail = (code: HandshakeErrorCode, message: string, line?: string, cause?: unknown): void => {
+      const fail = (failure: StartFailure): void => {
         if (settled) return;
         cleanup();
         void this.reap().then((exit) => {
           // A process that exited by itself before we killed it: report that, with its status.
           const exitedByItself = exit !== undefined && !(exit.signal === 'SIGKILL' && this.#killedByUs);
-          const finalCode =
-            code === 'GOPLUGIN_NO_HANDSHAKE' && exitedByItself ? 'GOPLUGIN_EXITED_BEFORE_HANDSHAKE' : code;
-          reject(
-            new PluginStartError(finalCode, message, {
-              stderrTail: this.stderrTail,
-              ...(exit !== undefined && { exit }),
-              ...(line !== undefined && { line: line.slice(0, 200) }),
-              ...(cause !== undefined && { cause }),
-            }),
-          );
+          const line = failure.kind === 'handshake' ? failure.error.line : undefined;
+          const options = {
+            stderrTail: this.stderrTail,
+            ...(exit !== undefined && { exit }),
+            ...(line !== undefined && { line: line.slice(0, 200) }),
+          };
+          if (failure.kind === 'timeout') reject(new PluginStartTimeoutError(failure.message, options));
+          else if (failure.kind === 'exited') reject(new PluginExitedError(failure.message, options));
+          else if (failure.error.code === 'GOPLUGIN_NO_HANDSHAKE' && exitedByItself) {
+            reject(new PluginExitedError(failure.error.message, { ...options, cause: failure.error }));
+          } else reject(new PluginHandshakeRejectedError(failure.error, options));
         });
       };
       disposeAbort = onAbort(signal, (reason) => {
@@ -226,7 +249,7 @@ export class PluginProcess {
         if ('line' in result) {
           cleanup();
           resolve(result.line);
-        } else fail(result.error.code, result.error.message, result.error.line, result.error);
+        } else fail({ kind: 'handshake', error: result.error });
       };
       this.#onStdoutResult = onResult;
       onResult();
@@ -234,7 +257,7 @@ export class PluginProcess {
         if (settled) return;
         // Let the last stdout and stderr bytes arrive, so the error shows everything the plugin said.
         await within(this.streamsClosed, REAP_TIMEOUT);
-        fail('GOPLUGIN_EXITED_BEFORE_HANDSHAKE', 'plugin exited before we could connect');
+        fail({ kind: 'exited', message: 'plugin exited before we could connect' });
       });
     });
   }
@@ -270,7 +293,7 @@ export class PluginProcess {
 
   #readStderr(): void {
     const stderr = this.child.stderr!;
-    const splitter = new LineSplitter(STDERR_BUFFER_BYTES);
+    const splitter = new StderrLineSplitter(STDERR_BUFFER_BYTES);
     const parser = new HclogLineParser();
     const handle = (text: string, piece: boolean): void => {
       this.#tail.push(text.length > 500 ? `${text.slice(0, 500)}…` : text);

@@ -3,7 +3,7 @@
  * `TF_REATTACH_PROVIDERS` JSON form of it (`hashicorp/terraform: internal/getproviders/reattach/reattach.go`).
  */
 import { isIP } from 'node:net';
-import { ReattachError } from './errors.js';
+import { InvalidReattachConfigError } from './errors.js';
 
 /** Where and how to reach a running plugin (go-plugin's `ReattachConfig`). */
 export interface ReattachConfig {
@@ -43,8 +43,8 @@ export interface TerraformReattachConfig {
   };
 }
 
-function invalid(message: string): ReattachError {
-  return new ReattachError('GOPLUGIN_INVALID_REATTACH_CONFIG', message);
+function invalid(message: string): InvalidReattachConfigError {
+  return new InvalidReattachConfigError(message);
 }
 
 function checkTcpAddress(address: string, where: string): void {
@@ -126,7 +126,7 @@ function setOwn<T>(out: Record<string, T>, key: string, value: T): void {
  * @param text - the variable's value.
  * @returns provider address → normalised configuration.
  * @throws {@link ReattachError} `GOPLUGIN_INVALID_REATTACH_CONFIG` for invalid JSON, a non-object, or any invalid
- *   entry (see {@link normalizeReattachConfig}).
+ *   entry (the same checks as `reattachPlugin`'s).
  * @example
  * ```ts
  * const providers = parseReattachProviders(process.env.TF_REATTACH_PROVIDERS ?? '{}');
@@ -138,7 +138,7 @@ export function parseReattachProviders(text: string): Record<string, ReattachCon
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new ReattachError('GOPLUGIN_INVALID_REATTACH_CONFIG', 'TF_REATTACH_PROVIDERS is not valid JSON', {
+    throw new InvalidReattachConfigError('TF_REATTACH_PROVIDERS is not valid JSON', {
       cause: error,
     });
   }

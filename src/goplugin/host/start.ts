@@ -8,7 +8,12 @@ import { type Handshake, parseHandshake } from '../handshake.js';
 import { generateAutoMTLSCertificate } from '../mtls.js';
 import { channelSetup, type MtlsMaterial, waitForReady } from './channel.js';
 import { PluginClient, processExists } from './client.js';
-import { PluginAbortedError, PluginConnectError, PluginStartError, ReattachError } from './errors.js';
+import {
+  PluginAbortedError,
+  PluginConnectError,
+  PluginHandshakeRejectedError,
+  ReattachNotFoundError,
+} from './errors.js';
 import {
   levelledLogger,
   type PluginConnectionOptions,
@@ -66,11 +71,10 @@ export async function startPlugin(options: StartPluginOptions): Promise<PluginCl
       if (!(error instanceof HandshakeError)) throw error;
       // Go kills the plugin on any handshake error (`client.go`).
       const exit = await child.reap();
-      throw new PluginStartError(error.code, error.message, {
+      throw new PluginHandshakeRejectedError(error, {
         line: line.slice(0, 200),
         stderrTail: child.stderrTail,
         ...(exit !== undefined && { exit }),
-        cause: error,
       });
     }
     const mtls: MtlsMaterial | undefined =
@@ -149,7 +153,7 @@ export async function reattachPlugin(
   const logger = levelledLogger(options);
   const pid = normalized.pid;
   if (pid !== undefined && !processExists(pid)) {
-    throw new ReattachError('GOPLUGIN_REATTACH_NOT_FOUND', `reattachment process not found (pid ${pid})`);
+    throw new ReattachNotFoundError(`reattachment process not found (pid ${pid})`);
   }
   const connection: PluginConnectionOptions = options;
   const setup = channelSetup(

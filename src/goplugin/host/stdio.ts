@@ -3,7 +3,7 @@
  * forwarded to the user's sinks (`hashicorp/go-plugin: grpc_stdio.go`, `client.go` `SyncStdout`/`SyncStderr`).
  */
 import { type ClientReadableStream, status } from '@grpc/grpc-js';
-import type { PluginLogger } from './hclog-parse.js';
+import type { Logger } from '../../logger.js';
 import { safeLog } from './process.js';
 
 /** Where forwarded plugin output goes: a writable stream (`process.stdout`) or a function. */
@@ -37,7 +37,7 @@ function write(sink: OutputSink | undefined, data: Buffer): void {
 export function forwardStdio(
   call: ClientReadableStream<StdioData>,
   sinks: { stdout: OutputSink | undefined; stderr: OutputSink | undefined },
-  logger: PluginLogger | undefined,
+  logger: Logger | undefined,
   name: string,
 ): Promise<void> {
   return new Promise((resolve) => {

@@ -1,11 +1,14 @@
 import { type ChannelOptions, Server } from '@grpc/grpc-js';
 import { onAbort } from '../../abort.js';
+import { completeLogger, type Logger, type LogLevel } from '../../logger.js';
 import { addExitHook } from '../../socket/exit.js';
 import { GRPCBroker, shutdownServer } from '../broker.js';
 import { checkMagicCookie, MAGIC_COOKIE_MESSAGE, PLUGIN_ENV } from '../env.js';
-import { GoPluginError, ServeError } from '../errors.js';
+import { CookieMismatchError, GoPluginError } from '../errors.js';
 import { formatHandshake } from '../handshake.js';
-import { createHclogLogger, type Logger, writeFully } from '../hclog.js';
+import { createHclogLogger, writeFully } from '../hclog.js';
+import { InvalidPluginOptionsError } from '../host/errors.js';
+import type { ReattachConfig } from '../host/reattach.js';
 import { type BoundListener, bindListener, defaultTransport, type PluginTransport } from '../listen.js';
 import type { AutoMTLSCertificateOptions } from '../mtls.js';
 import { negotiateProtocolVersion } from '../negotiate.js';
@@ -22,8 +25,8 @@ export interface PluginContext {
   version: number;
   /** The connection broker, for brokered services in both directions. */
   broker: GRPCBroker;
-  /** The plugin's logger (hclog JSON on stderr by default). */
-  logger: Logger;
+  /** The plugin's logger (hclog JSON on stderr by default); every level is present. */
+  logger: Required<Logger>;
 }
 
 /** Adds a version's application services to the plugin's gRPC server. */
@@ -37,8 +40,13 @@ export interface ServePluginOptions {
   magicCookieValue: string;
   /** One register function per application protocol version this plugin speaks. */
   versions: Readonly<Record<number, RegisterServices>>;
-  /** Logger; default an hclog-compatible JSON logger on the real fd 2 (levels show up in Go hosts). */
+  /**
+   * Logger; default an hclog-compatible JSON logger on the real fd 2, which Go hosts show at each entry's level
+   * (`hashicorp/go-plugin: client.go`, `logStderr`).
+   */
   logger?: Logger;
+  /** Entries below this level are dropped (the given `logger` or the default one). Default `trace`, as Go plugins. */
+  logLevel?: LogLevel;
   /**
    * AutoMTLS when the host set `PLUGIN_CLIENT_CERT` (default `true`, as Go plugins); an object picks the
    * certificate curve. `false` ignores `PLUGIN_CLIENT_CERT` (a host with AutoMTLS on then cannot connect).
@@ -79,25 +87,6 @@ export interface ServePluginOptions {
   signal?: AbortSignal;
 }
 
-/** How to reach a running plugin without its handshake (go-plugin's `ReattachConfig`). */
-export interface ReattachInfo {
-  /** Always `grpc`. */
-  protocol: 'grpc';
-  /** The negotiated application protocol version. */
-  protocolVersion: number;
-  /** The listener. */
-  addr: {
-    /** `unix` or `tcp`. */
-    network: 'unix' | 'tcp';
-    /** Socket path or `host:port`. */
-    address: string;
-  };
-  /** This process. */
-  pid: number;
-  /** Whether the plugin runs in test mode (a host must then never kill it). */
-  test: boolean;
-}
-
 /** A running plugin. */
 export interface ServedPlugin {
   /** The negotiated application protocol version. */
@@ -112,14 +101,14 @@ export interface ServedPlugin {
   server: Server;
   /** The connection broker. */
   broker: GRPCBroker;
-  /** The logger. */
-  logger: Logger;
+  /** The logger (every level present). */
+  logger: Required<Logger>;
   /** Stops serving, removes the socket, restores stdio (and exits the process unless `exit: false`). */
   stop(): Promise<void>;
   /** Settles once the plugin has stopped. */
   closed: Promise<void>;
   /** Reattach data for hosts that connect without spawning (see `test`). */
-  reattach: ReattachInfo;
+  reattach: Required<ReattachConfig>;
 }
 
 /**
@@ -133,15 +122,15 @@ export interface ServedPlugin {
  *
  * Never print to stdout before this resolves: the host takes the first stdout line as the handshake.
  *
- * @param options - cookie, versions and runtime settings.
- * @returns the running plugin.
  * Any failure before the handshake (configuration, version negotiation, certificate, a register function
  * that throws, bind) is logged as one hclog line at ERROR (`plugin failed to start: …`, with the error's `code`)
  * and ends the process with exit code 1, so the host shows one clear line in its log instead of a stack trace.
  *
- * @throws {@link ServeError} only with `exit: false` (or `test: true`): `GOPLUGIN_INVALID_CONFIG` for an empty
- *   cookie key/value or no versions, `GOPLUGIN_COOKIE_MISMATCH`, and the other start failures (bind, certificate,
- *   negotiation, or whatever a register function throws).
+ * @param options - cookie, versions and runtime settings.
+ * @returns the running plugin.
+ * @throws only with `exit: false` (or `test: true`): {@link InvalidPluginOptionsError} for an empty cookie
+ *   key/value or no versions, {@link CookieMismatchError}, and the other start failures ({@link ServeError}
+ *   subclasses for bind and certificate failures, negotiation, or whatever a register function throws).
  * @example
  * ```ts
  * await servePlugin({
@@ -156,7 +145,10 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   const testMode = options.test ?? false;
   const exit = !testMode && (options.exit ?? true);
   // 4. (first, so that every start failure below is reported the same way) The logger.
-  const logger = options.logger ?? createHclogLogger();
+  const logger =
+    options.logger === undefined
+      ? createHclogLogger({ level: options.logLevel ?? 'trace' })
+      : completeLogger(options.logger, options.logLevel);
   // Before the handshake a failure must not end in an uncaught rejection and a stack trace: the host shows the
   // plugin's stderr in its own log, so one hclog line at ERROR with the code, then exit 1. With `exit: false`
   // the caller gets the error instead.
@@ -173,22 +165,21 @@ export async function servePlugin(options: ServePluginOptions): Promise<ServedPl
   // 1. Configuration (Go prints `Misconfigured ServeConfig ...` and exits 1).
   if (!options.magicCookieKey || !options.magicCookieValue) {
     return failStart(
-      new ServeError(
-        'GOPLUGIN_INVALID_CONFIG',
+      new InvalidPluginOptionsError(
         'Misconfigured ServeConfig given to serve this plugin: no magic cookie key or value was set',
       ),
     );
   }
   if (versions.length === 0 || versions.some((v) => !Number.isSafeInteger(v) || v < 0)) {
     return failStart(
-      new ServeError('GOPLUGIN_INVALID_CONFIG', 'servePlugin needs at least one integer protocol version'),
+      new InvalidPluginOptionsError('servePlugin needs at least one integer protocol version'),
     );
   }
 
   // 2. The cookie, before anything else happens. Synchronous, or Node may exit before a pipe write completes.
   // Go's three-line message (not an hclog line): people run plugins by hand and read it (spec §3).
   if (!testMode && !checkMagicCookie(env, options.magicCookieKey, options.magicCookieValue)) {
-    if (!exit) throw new ServeError('GOPLUGIN_COOKIE_MISMATCH', MAGIC_COOKIE_MESSAGE.trimEnd());
+    if (!exit) throw new CookieMismatchError(MAGIC_COOKIE_MESSAGE.trimEnd());
     writeFully(2, MAGIC_COOKIE_MESSAGE);
     process.exit(1);
   }

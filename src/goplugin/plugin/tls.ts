@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { type ChannelCredentials, type ChannelOptions, credentials, ServerCredentials } from '@grpc/grpc-js';
-import { ServeError } from '../errors.js';
+import { serveError } from '../errors.js';
 import { type AutoMTLSCertificateOptions, generateAutoMTLSCertificate } from '../mtls.js';
 
 /** The transport security of a plugin: its server side, and the client side of brokered dials to the host. */
@@ -36,7 +36,7 @@ export function autoMTLS(clientCertPem: string, options: AutoMTLSCertificateOpti
   try {
     new X509Certificate(clientCertPem);
   } catch (error) {
-    throw new ServeError('GOPLUGIN_CLIENT_CERT_INVALID', 'client cert provided but failed to parse', {
+    throw serveError('GOPLUGIN_CLIENT_CERT_INVALID', 'client cert provided but failed to parse', {
       cause: error,
     });
   }

@@ -3,17 +3,17 @@
  * every connection of the process (the codec is stateless between frames and re-entrant).
  */
 import type { Duplex } from 'node:stream';
-import { KONG_PROFILE, MessageCodec, RpcPeer, type RpcPeerOptions } from '../../msgpack-rpc/index.js';
+import { KONG_PEER_OPTIONS, MessageCodec, RpcPeer, type RpcPeerOptions } from '../../msgpack-rpc/index.js';
 import { KongProtocolError } from '../errors.js';
 
 const codecs = new Map<number, MessageCodec>();
-const DEFAULT_MAX_FRAME_BYTES = KONG_PROFILE.maxFrameBytes ?? 128 * 1024 * 1024;
+const DEFAULT_MAX_FRAME_BYTES = KONG_PEER_OPTIONS.maxFrameBytes ?? 128 * 1024 * 1024;
 
 /** One codec per message cap, shared by every connection that uses it. */
 function kongCodec(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): MessageCodec {
   let codec = codecs.get(maxFrameBytes);
   if (codec === undefined) {
-    codec = new MessageCodec({ ...KONG_PROFILE, maxFrameBytes });
+    codec = new MessageCodec({ ...KONG_PEER_OPTIONS, maxFrameBytes });
     codecs.set(maxFrameBytes, codec);
   }
   return codec;
@@ -24,7 +24,7 @@ function kongCodec(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): MessageCodec {
  * event deadline's signal, or `timeout`), so no second timer runs per request.
  */
 function profile(maxFrameBytes: number | undefined): RpcPeerOptions {
-  const { requestTimeout: _perCall, ...rest } = KONG_PROFILE;
+  const { requestTimeout: _perCall, ...rest } = KONG_PEER_OPTIONS;
   return { ...rest, codec: kongCodec(maxFrameBytes) };
 }
 
@@ -56,7 +56,7 @@ export function serveKongConnection(
 ): KongServerConnection {
   const peer = new RpcPeer(stream, profile(hooks.maxFrameBytes));
   peer.handleUnknown((method, params) => dispatch(method, params[0]));
-  peer.onError(hooks.onError);
+  peer.on('error', hooks.onError);
   return {
     close: () => {
       peer.close().catch(() => {});
@@ -92,11 +92,11 @@ export function openKongClientConnection(
   const peer = new RpcPeer(socket, profile(hooks.maxFrameBytes));
   // Kong reads notifications while it waits for a response and knows only `serverPid`; the profile's
   // nonArrayParams 'wrap' turns the bare pid into [pid]. Other labels are ignored, as Kong ignores them.
-  peer.onNotification('serverPid', (params) => {
+  peer.handleNotification('serverPid', (params) => {
     const pid = params[0];
     if (typeof pid === 'number' && Number.isInteger(pid)) hooks.onServerPid(pid);
   });
-  peer.onUnknownNotification(() => {});
+  peer.handleUnknownNotification(() => {});
   // A plugin server never sends requests; Kong would fail its assertion `RPC response expected` and drop the
   // connection. Answering (even with an error) would put bytes on a connection Kong has stopped reading.
   peer.handleUnknown((method) => {
@@ -108,11 +108,11 @@ export function openKongClientConnection(
   const connection: KongClientConnection = {
     request: (method, param, options) => peer.request(method, [param], options),
     get closed() {
-      return peer.closed;
+      return peer.isClosed;
     },
     destroy: () => peer.destroy(),
     onClose: (listener) => {
-      peer.onClose(() => listener());
+      void peer.closed.then(() => listener());
     },
   };
   return connection;

@@ -1,17 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LineSplitter } from '../../../src/goplugin/host/lines.js';
+import { StderrLineSplitter } from '../../../src/goplugin/host/lines.js';
 
-describe('LineSplitter (Go bufio.Reader.ReadLine with a fixed buffer)', () => {
+describe('StderrLineSplitter (Go bufio.Reader.ReadLine with a fixed buffer)', () => {
   it('splits at \\n, drops one \\r before it, and keeps an unterminated last line for end()', () => {
-    const splitter = new LineSplitter(64);
+    const splitter = new StderrLineSplitter(64);
     expect(splitter.push(Buffer.from('a\r\nb\n\nc')).map((line) => line.text)).toEqual(['a', 'b', '']);
     expect(splitter.end()).toEqual({ text: 'c', bytes: 1, piece: false });
     expect(splitter.end()).toBeUndefined();
   });
 
   it('emits a line longer than the buffer as pieces, all marked as pieces', () => {
-    const splitter = new LineSplitter(4);
+    const splitter = new StderrLineSplitter(4);
     const lines = splitter.push(Buffer.from('abcdefghij\nok\n'));
     expect(lines).toEqual([
       { text: 'abcd', bytes: 4, piece: true },
@@ -28,8 +28,8 @@ describe('LineSplitter (Go bufio.Reader.ReadLine with a fixed buffer)', () => {
         fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 10 }),
         (lines, cuts) => {
           const text = Buffer.from(lines.map((line) => `${line}\n`).join(''));
-          const whole = new LineSplitter(8).push(text);
-          const splitter = new LineSplitter(8);
+          const whole = new StderrLineSplitter(8).push(text);
+          const splitter = new StderrLineSplitter(8);
           const chunked = [];
           let offset = 0;
           let index = 0;

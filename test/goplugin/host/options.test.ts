@@ -3,8 +3,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidPluginOptionsError, PluginStartError } from '../../../src/goplugin/host/errors.js';
-import type { PluginLogEntry } from '../../../src/goplugin/host/hclog-parse.js';
+import { HandshakeTooFewFieldsError, handshakeError } from '../../../src/goplugin/errors.js';
+import {
+  InvalidPluginOptionsError,
+  PluginHandshakeRejectedError,
+  PluginStartError,
+} from '../../../src/goplugin/host/errors.js';
 import {
   levelledLogger,
   pluginEnvironment,
@@ -16,6 +20,7 @@ import {
   removeSocketDir,
   unlinkStaleSocket,
 } from '../../../src/goplugin/host/socket-dir.js';
+import { recordingLogger } from '../../helpers/logger.js';
 
 const base: StartPluginOptions = {
   command: '/bin/plugin',
@@ -146,12 +151,18 @@ describe('socket directories', () => {
 
 describe('PluginStartError', () => {
   it('states the exit, the stderr tail and a hint, and keeps them as properties', () => {
-    const error = new PluginStartError('GOPLUGIN_TOO_FEW_FIELDS', 'Unrecognized remote plugin message: hi', {
+    const rejected = handshakeError('GOPLUGIN_TOO_FEW_FIELDS', 'Unrecognized remote plugin message: hi', {
+      line: 'hi',
+    });
+    const error = new PluginHandshakeRejectedError(rejected, {
       line: 'hi',
       stderrTail: ['[ERROR] boom'],
       exit: { code: null, signal: 'SIGKILL' },
     });
-    expect(error.code).toBe('GOPLUGIN_TOO_FEW_FIELDS');
+    expect(error).toBeInstanceOf(PluginStartError);
+    expect(error.code).toBe('GOPLUGIN_HANDSHAKE_REJECTED');
+    expect(error.cause).toBeInstanceOf(HandshakeTooFewFieldsError);
+    expect(error.message).toContain('something printed to stdout before it');
     expect(error.line).toBe('hi');
     expect(error.message).toContain('killed by SIGKILL');
     expect(error.message).toContain('  [ERROR] boom');
@@ -163,16 +174,11 @@ describe('PluginStartError', () => {
 describe('logLevel', () => {
   it('drops entries below the level, as a Go host logger does', () => {
     const seen: string[] = [];
-    const logger = levelledLogger({ logger: (entry) => seen.push(entry.level), logLevel: 'warn' })!;
-    const entry = (level: PluginLogEntry['level']): PluginLogEntry => ({
-      level,
-      message: 'm',
-      timestamp: undefined,
-      fields: {},
-      name: 'p',
-      origin: 'plugin',
-    });
-    for (const level of ['trace', 'debug', 'info', 'warn', 'error'] as const) logger(entry(level));
+    const logger = levelledLogger({
+      logger: recordingLogger((entry) => seen.push(entry.level)),
+      logLevel: 'warn',
+    })!;
+    for (const level of ['trace', 'debug', 'info', 'warn', 'error'] as const) logger[level]?.('m');
     expect(seen).toEqual(['warn', 'error']);
     expect(levelledLogger({})).toBeUndefined();
   });

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import type { PluginLogEntry } from '../../../src/goplugin/host/hclog-parse.js';
 import { forwardStdio } from '../../../src/goplugin/host/stdio.js';
+import { type LoggedEntry, recordingLogger } from '../../helpers/logger.js';
 
 /** A stand-in for the server-streaming StreamStdio call: the same events, driven by the test. */
 function fakeCall(): EventEmitter & { cancel(): void } {
@@ -14,11 +14,11 @@ describe('GRPCStdio forwarding', () => {
     const call = fakeCall();
     const out: string[] = [];
     const err: string[] = [];
-    const logs: PluginLogEntry[] = [];
+    const logs: LoggedEntry[] = [];
     const done = forwardStdio(
       call as never,
       { stdout: (data) => out.push(data.toString()), stderr: (data) => err.push(data.toString()) },
-      (entry) => logs.push(entry),
+      recordingLogger((entry) => logs.push(entry)),
       'plugin',
     );
     call.emit('data', { channel: 1, data: Buffer.from('to stdout') });
@@ -29,7 +29,11 @@ describe('GRPCStdio forwarding', () => {
     expect(out).toEqual(['to stdout']);
     expect(err).toEqual(['to stderr']);
     expect(logs).toEqual([
-      expect.objectContaining({ level: 'warn', message: 'unknown channel, dropping', origin: 'host' }),
+      expect.objectContaining({
+        level: 'warn',
+        message: 'unknown channel, dropping',
+        fields: expect.objectContaining({ origin: 'host', plugin: 'plugin' }),
+      }),
     ]);
   });
 
@@ -37,11 +41,11 @@ describe('GRPCStdio forwarding', () => {
     'ends quietly (DEBUG) on gRPC status %i, as go-plugin >= 1.2.1 does',
     async (code) => {
       const call = fakeCall();
-      const logs: PluginLogEntry[] = [];
+      const logs: LoggedEntry[] = [];
       const done = forwardStdio(
         call as never,
         { stdout: undefined, stderr: undefined },
-        (entry) => logs.push(entry),
+        recordingLogger((entry) => logs.push(entry)),
         'p',
       );
       call.emit('error', Object.assign(new Error('x'), { code }));
@@ -61,8 +65,13 @@ describe('GRPCStdio forwarding', () => {
         },
         stderr: undefined,
       },
-      () => {
-        throw new Error('logger');
+      {
+        warn: () => {
+          throw new Error('logger');
+        },
+        debug: () => {
+          throw new Error('logger');
+        },
       },
       'p',
     );

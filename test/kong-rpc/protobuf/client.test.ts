@@ -5,15 +5,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseDump, resolvePluginServers } from '../../../src/kong-conf/index.js';
 import {
   KongClosedWithoutReplyError,
-  KongConfigError,
   KongFrameTooLargeError,
   KongPdkError,
   KongPluginClient,
   KongProtocolError,
+  KongRpcUsageError,
   KongSequenceError,
   NoPluginInstanceError,
 } from '../../../src/kong-rpc/index.js';
-import { TimeoutError } from '../../../src/msgpack-rpc/index.js';
+import { RpcTimeoutError } from '../../../src/msgpack-rpc/index.js';
 import { capture } from './captures.js';
 import { pdkMessage, type ScriptConnection, type ScriptedServer, scriptedServer } from './scripted-server.js';
 
@@ -209,7 +209,7 @@ describe('ProtoBuf:1 Kong side', () => {
     const error = await client
       .handleEvent(5, 'access', () => undefined, { timeout: 100 })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toBeInstanceOf(RpcTimeoutError);
     expect(client.connections).toBe(0);
   });
 
@@ -283,7 +283,7 @@ describe('ProtoBuf:1 Kong side', () => {
       }
     });
     const resets: unknown[] = [];
-    client.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    client.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
     const outcome = await client.runEvent('p', { a: 1 }, 'access', () => undefined);
     expect(outcome.pdkCalls).toBe(0);
     expect(events).toBe(2);
@@ -306,7 +306,7 @@ describe('ProtoBuf:1 Kong side', () => {
       }
     });
     const resets: unknown[] = [];
-    client.on('instancesReset', (plugin, reason) => resets.push([plugin, reason]));
+    client.on('instancesReset', ({ plugin, reason }) => resets.push([plugin, reason]));
     await client.runEvent('p', { a: 1 }, 'access', () => undefined);
     await client.runEvent('p', { a: 1 }, 'access', () => undefined);
     expect(starts).toBe(1);
@@ -363,11 +363,11 @@ describe('choosing the protocol', () => {
 
   it('refuses a protocol Kong does not speak', () => {
     expect(() => KongPluginClient.forServer({ socket: '/tmp/x.sock', protocol: 'Grpc:1' })).toThrow(
-      KongConfigError,
+      KongRpcUsageError,
     );
     expect(
       () =>
         new KongPluginClient({ socketPath: '/tmp/x.sock', protocol: 'protobuf' as unknown as 'ProtoBuf:1' }),
-    ).toThrow(KongConfigError);
+    ).toThrow(KongRpcUsageError);
   });
 });

@@ -4,6 +4,7 @@
  * socket, once per protocol. Compared: the PDK calls and their arguments as Kong's PDK callback receives them,
  * what the plugin got back, the terminal call, the event's outcome, and the server's log lines.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +15,8 @@ import {
   KongPluginClient,
   KongPluginServer,
   type KongProtocol,
-  type KongServerLogEntry,
 } from '../../../src/kong-rpc/index.js';
+import { type FlatLogEntry, flatRecordingLogger } from '../../helpers/logger.js';
 
 interface Case {
   name: string;
@@ -124,9 +125,13 @@ afterEach(async () => {
 async function run(protocol: KongProtocol, plugin: Case | 'throws') {
   const dir = mkdtempSync(join(tmpdir(), 'pw-parity-'));
   const socketPath = join(dir, 'parity.socket');
-  const logs: KongServerLogEntry[] = [];
+  const logs: FlatLogEntry[] = [];
   const seen: unknown[] = [];
-  const server = new KongPluginServer({ socketPath, protocol, logger: (entry) => logs.push(entry) });
+  const server = new KongPluginServer({
+    socketPath,
+    protocol,
+    logger: flatRecordingLogger((entry) => logs.push(entry)),
+  });
   server.addPlugin({
     name: 'parity',
     version: '1.0.0',

@@ -2,17 +2,15 @@
  * Test helpers for the ProtoBuf:1 plugin-server side: a server on a temp socket and a raw frame-level "Kong"
  * connection that writes frames and reads them back one at a time, with bounded waits.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeFrame, FrameReader } from '../../../src/kong-rpc/protobuf/framing.js';
 import { messageType } from '../../../src/kong-rpc/protobuf/schema.js';
-import {
-  KongPluginServer,
-  type KongPluginServerOptions,
-  type KongServerLogEntry,
-} from '../../../src/kong-rpc/server.js';
+import { KongPluginServer, type KongPluginServerOptions } from '../../../src/kong-rpc/server.js';
+import { type FlatLogEntry, flatRecordingLogger } from '../../helpers/logger.js';
 
 /** A frame read from the server, or the end of the connection. */
 export type ReadResult = Buffer | 'closed';
@@ -95,16 +93,16 @@ export async function startProtobufServer(
 ): Promise<{
   server: KongPluginServer;
   socketPath: string;
-  logs: KongServerLogEntry[];
+  logs: FlatLogEntry[];
   connect(): Promise<RawKong>;
   dispose(): Promise<void>;
 }> {
   const dir = mkdtempSync(join(tmpdir(), 'pw-kong-pb-'));
-  const logs: KongServerLogEntry[] = [];
+  const logs: FlatLogEntry[] = [];
   const server = new KongPluginServer({
     prefix: dir,
     protocol: 'ProtoBuf:1',
-    logger: (entry) => logs.push(entry),
+    logger: flatRecordingLogger((entry) => logs.push(entry)),
     ...options,
   });
   setup(server);

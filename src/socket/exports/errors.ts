@@ -1,0 +1,46 @@
+// SocketError and one subclass per SOCKET_* code, grouped under SocketPathError and SocketConnectError.
+
+export {
+  type ConnectErrorDetails,
+  ConnectFailedError,
+  ConnectionLostError,
+  ConnectPermissionDeniedError,
+  ConnectTimeoutError,
+  LeaseEndedError,
+  NotASocketError,
+  PoolClosedError,
+  PoolTimeoutError,
+  ReadTimeoutError,
+  SocketBadPathError,
+  SocketBusyError,
+  SocketConnectError,
+  type SocketConnectErrorCode,
+  SocketNotFoundError,
+  SocketRefusedError,
+  WriteFailedError,
+} from '../connect-errors.js';
+export {
+  BindFailedError,
+  ChmodFailedError,
+  ChownFailedError,
+  GroupNotFoundError,
+  InvalidSocketPathError,
+  SocketAbortedError,
+  SocketDirMissingError,
+  SocketError,
+  SocketInUseError,
+  SocketPathError,
+  type SocketPathErrorOptions,
+  SocketPathIsSymlinkError,
+  SocketPathNotSocketError,
+  SocketPathTooLongError,
+  SocketPermissionDeniedError,
+  StaleSocketError,
+  UnsupportedPlatformError,
+} from '../errors.js';
+export {
+  SupervisorConflictError,
+  SupervisorGaveUpError,
+  SupervisorReadyTimeoutError,
+  SupervisorStoppedError,
+} from '../supervisor-errors.js';
