@@ -6,12 +6,12 @@
  * ProtoBuf:1 PDK call costs at most 1.2 MsgPack:1 PDK calls. The ceiling is measured too: a bare ProtoBuf:1-framed
  * echo of a PDK call's bytes (no protobuf, no event), the least any ProtoBuf:1 implementation can cost here.
  *
- * CPU time per event (or round trip) is reported for each process next to the rates (`process.cpuUsage()`; the
- * server's is read over IPC before and after each slice), since wall-clock rates are noisy on a shared machine.
+ * CPU time per event (or round trip) is reported for each process next to the rates (bench/cpu.ts: `process.cpuUsage()`;
+ * the server's is read through the CPU probe before and after each slice), since wall-clock rates are noisy on a shared machine.
  *
  *   npm run bench -- kong-event-protobuf
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { KongPluginClient, type KongProtocol } from '../src/kong-rpc/index.js';
 import { encodeFrame, FrameReader } from '../src/kong-rpc/protobuf/framing.js';
 import { KONG_PEER_OPTIONS, RpcPeer } from '../src/msgpack-rpc/index.js';
+import { childCpu, cpuNow, probedSpawn } from './cpu.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = join(benchDir, '..');
@@ -33,15 +34,12 @@ const TARGET = 1.2;
 const dir = mkdtempSync(join(tmpdir(), 'pw-bench-kong-pb-'));
 const children: ChildProcess[] = [];
 
+/** Starts a server child with the CPU probe (bench/cpu.ts); resolves once it prints `ready`. */
 function startServer(args: string[]): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(benchDir, 'kong-event-protobuf.server.ts'), ...args],
-    {
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-      cwd: root,
-    },
-  );
+  const child = probedSpawn(['--import', 'tsx'], [join(benchDir, 'kong-event-protobuf.server.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: root,
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let output = '';
@@ -54,22 +52,6 @@ function startServer(args: string[]): Promise<ChildProcess> {
     );
   });
 }
-
-/** A child's CPU time in µs (user + system), read over IPC. */
-function childCpu(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.once('message', (usage) => {
-      const { user, system } = usage as NodeJS.CpuUsage;
-      resolve(user + system);
-    });
-    child.send('cpu');
-  });
-}
-
-const ownCpu = () => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -176,7 +158,7 @@ async function main() {
     for (let slice = 0; slice < SLICES; slice++) {
       for (const k of kinds) {
         const serverBefore = await childCpu(k.server);
-        const clientBefore = ownCpu();
+        const clientBefore = cpuNow();
         const start = performance.now();
         const end = start + SLICE;
         while (performance.now() < end) {
@@ -184,7 +166,7 @@ async function main() {
           k.count++;
         }
         k.time += performance.now() - start;
-        k.clientCpu += ownCpu() - clientBefore;
+        k.clientCpu += cpuNow() - clientBefore;
         k.serverCpu += (await childCpu(k.server)) - serverBefore;
       }
     }

@@ -7,7 +7,7 @@
  *   PDK call's method name and argument) it writes one result frame, the bytes of one PDK call with none of the
  *   work (the ceiling of any ProtoBuf:1 implementation on this machine).
  *
- * It prints `ready`, and answers the IPC message `cpu` with its `process.cpuUsage()`.
+ * It prints `ready`; its CPU time is read by bench/cpu.ts's probe, preloaded by the benchmark.
  */
 import { createServer } from 'node:net';
 import { type KongPdk, KongPluginServer, type KongProtocol } from '../src/kong-rpc/index.js';
@@ -64,9 +64,6 @@ if (kind === 'kong') {
   );
 }
 
-process.on('message', (message) => {
-  if (message === 'cpu') process.send?.(process.cpuUsage());
-});
 process.on('SIGTERM', async () => {
   await stop();
   process.exit(0);
