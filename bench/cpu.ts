@@ -116,3 +116,39 @@ export function procCpu(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+/** What one {@link timedSlice} did. */
+export interface SliceResult {
+  /** Operations completed. */
+  count: number;
+  /** Wall-clock ms. */
+  time: number;
+  /** CPU µs of this process. */
+  clientCpu: number;
+  /** CPU µs of `server`. */
+  serverCpu: number;
+}
+
+/**
+ * Runs `work` one operation at a time for `duration` ms and reads the CPU time of this process and of the probed
+ * `server` around it. Benchmarks that compare kinds run short slices of each kind in turn, so a burst of load from
+ * elsewhere hits all kinds alike.
+ */
+export async function timedSlice(
+  work: () => Promise<unknown>,
+  duration: number,
+  server: ChildProcess,
+): Promise<SliceResult> {
+  const serverBefore = await childCpu(server);
+  const clientBefore = cpuNow();
+  const start = performance.now();
+  const end = start + duration;
+  let count = 0;
+  while (performance.now() < end) {
+    await work();
+    count++;
+  }
+  const time = performance.now() - start;
+  const clientCpu = cpuNow() - clientBefore;
+  return { count, time, clientCpu, serverCpu: (await childCpu(server)) - serverBefore };
+}

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { KongPluginClient, type KongProtocol } from '../src/kong-rpc/index.js';
 import { encodeFrame, FrameReader } from '../src/kong-rpc/protobuf/framing.js';
 import { KONG_PEER_OPTIONS, RpcPeer } from '../src/msgpack-rpc/index.js';
-import { childCpu, cpuNow, probedSpawn } from './cpu.js';
+import { probedSpawn, timedSlice } from './cpu.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = join(benchDir, '..');
@@ -157,17 +157,11 @@ async function main() {
     // Short slices of every kind in turn, so a burst of load from elsewhere hits all kinds alike.
     for (let slice = 0; slice < SLICES; slice++) {
       for (const k of kinds) {
-        const serverBefore = await childCpu(k.server);
-        const clientBefore = cpuNow();
-        const start = performance.now();
-        const end = start + SLICE;
-        while (performance.now() < end) {
-          await k.work();
-          k.count++;
-        }
-        k.time += performance.now() - start;
-        k.clientCpu += cpuNow() - clientBefore;
-        k.serverCpu += (await childCpu(k.server)) - serverBefore;
+        const measured = await timedSlice(k.work, SLICE, k.server);
+        k.count += measured.count;
+        k.time += measured.time;
+        k.clientCpu += measured.clientCpu;
+        k.serverCpu += measured.serverCpu;
       }
     }
     if (round < WARMUP_ROUNDS) continue;

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { KongPluginClient } from '../src/kong-rpc/index.js';
 import { KONG_PEER_OPTIONS, RpcPeer } from '../src/msgpack-rpc/index.js';
-import { childCpu, cpuNow, probedSpawn } from './cpu.js';
+import { probedSpawn, timedSlice } from './cpu.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = join(benchDir, '..');
@@ -182,17 +182,11 @@ async function main() {
     // and in the one server that slice talks to (the other server is idle meanwhile).
     for (let slice = 0; slice < SLICES; slice++) {
       for (const entry of kinds) {
-        const serverBefore = await childCpu(entry.server);
-        const clientBefore = cpuNow();
-        const start = performance.now();
-        const end = start + SLICE;
-        while (performance.now() < end) {
-          await entry.work();
-          entry.count++;
-        }
-        entry.time += performance.now() - start;
-        entry.clientCpu += cpuNow() - clientBefore;
-        entry.serverCpu += (await childCpu(entry.server)) - serverBefore;
+        const measured = await timedSlice(entry.work, SLICE, entry.server);
+        entry.count += measured.count;
+        entry.time += measured.time;
+        entry.clientCpu += measured.clientCpu;
+        entry.serverCpu += measured.serverCpu;
       }
     }
     const rates = kinds.map((entry) => (entry.count / entry.time) * 1000);
