@@ -3,8 +3,8 @@
  * (and, for go-plugin, a real plugin process), then runs one checked round trip at a time per worker. A round trip
  * whose answer does not match what was sent is `mismatched`; one that fails is `lost`.
  *
- * Adding a scenario (e.g. Kong's ProtoBuf:1 protocol once it lands) is one more {@link Scenario} in
- * {@link SCENARIOS}: the fixed-count run and the soak pick it up.
+ * Adding a scenario is one more {@link Scenario} in {@link SCENARIOS}: the fixed-count run and the soak pick it
+ * up.
  */
 import { existsSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type Client, loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { startPlugin } from '../src/goplugin/index.js';
-import { KongPluginClient, KongPluginServer } from '../src/kong-rpc/index.js';
+import { KongPluginClient, KongPluginServer, type KongProtocol } from '../src/kong-rpc/index.js';
 import { RpcPeer } from '../src/msgpack-rpc/index.js';
 import { KV_PROTO_DIR, KVPLUGIN } from '../test/fixtures/go/fixtures.js';
 
@@ -132,61 +132,68 @@ const rpcPeer: Scenario = {
 };
 
 /**
- * Both Kong sides, MsgPack:1: `KongPluginClient` (Kong's side, N pooled connections) runs events against a
- * `KongPluginServer`; each event is HandleEvent plus two PDK round trips (the plugin reads a header and sets it
- * back), so a token travels Kong → plugin → Kong.
+ * Both Kong sides over one of Kong's protocols: `KongPluginClient` (Kong's side, N pooled connections) runs events
+ * against a `KongPluginServer`; each event is HandleEvent plus two PDK round trips (the plugin reads a header and
+ * sets it back), so a token travels Kong → plugin → Kong.
  */
-const kongMsgPack: Scenario = {
-  name: 'kong-server',
-  unit: 'events (3 round trips each)',
-  async open(dir, options) {
-    const server = new KongPluginServer({ socketPath: join(dir, 'kong.socket'), serverPid: true });
-    server.addPlugin({
-      name: 'echo',
-      version: '1.0.0',
-      priority: 1,
-      schema: [],
-      create: () => ({
-        async access(kong) {
-          const token = await kong.request.getHeader('x-token');
-          await kong.response.setHeader('x-echo', token ?? '');
+function kongScenario(name: string, protocol: KongProtocol): Scenario {
+  return {
+    name,
+    unit: `events over ${protocol} (3 round trips each)`,
+    async open(dir, options) {
+      const server = new KongPluginServer({
+        socketPath: join(dir, `${name}.socket`),
+        serverPid: true,
+        protocol,
+      });
+      server.addPlugin({
+        name: 'echo',
+        version: '1.0.0',
+        priority: 1,
+        schema: [],
+        create: () => ({
+          async access(kong) {
+            const token = await kong.request.getHeader('x-token');
+            await kong.response.setHeader('x-echo', token ?? '');
+          },
+        }),
+      });
+      const socketPath = await server.listen();
+      const client = new KongPluginClient({
+        socketPath,
+        protocol,
+        maxConnections: options.connections,
+        poolSize: options.connections,
+        timeout: 60_000,
+      });
+      return {
+        shape: `${options.connections} connections`,
+        workers: options.connections,
+        async roundTrip(worker, seq, tally) {
+          const token = `${worker}:${seq}`;
+          let echoed: unknown;
+          const start = performance.now();
+          try {
+            await client.runEvent('echo', {}, 'access', (method, args) => {
+              if (method === 'kong.request.get_header') return args[0] === 'x-token' ? token : undefined;
+              if (method === 'kong.response.set_header' && args[0] === 'x-echo') echoed = args[1];
+              return undefined;
+            });
+            if (echoed !== token) tally.problem('mismatched', `sent ${token}, got ${String(echoed)}`);
+            else tally.record(start);
+          } catch (error) {
+            tally.problem('lost', `${token}: ${String(error)}`);
+          }
         },
-      }),
-    });
-    const socketPath = await server.listen();
-    const client = new KongPluginClient({
-      socketPath,
-      maxConnections: options.connections,
-      poolSize: options.connections,
-      timeout: 60_000,
-    });
-    return {
-      shape: `${options.connections} connections`,
-      workers: options.connections,
-      async roundTrip(worker, seq, tally) {
-        const token = `${worker}:${seq}`;
-        let echoed: unknown;
-        const start = performance.now();
-        try {
-          await client.runEvent('echo', {}, 'access', (method, args) => {
-            if (method === 'kong.request.get_header') return args[0] === 'x-token' ? token : undefined;
-            if (method === 'kong.response.set_header' && args[0] === 'x-echo') echoed = args[1];
-            return undefined;
-          });
-          if (echoed !== token) tally.problem('mismatched', `sent ${token}, got ${String(echoed)}`);
-          else tally.record(start);
-        } catch (error) {
-          tally.problem('lost', `${token}: ${String(error)}`);
-        }
-      },
-      childPids: () => [],
-      async close() {
-        await client.close();
-        await server.close();
-      },
-    };
-  },
-};
+        childPids: () => [],
+        async close() {
+          await client.close();
+          await server.close();
+        },
+      };
+    },
+  };
+}
 
 /** Concurrent Put+Get call streams against a go-plugin KV plugin (the Go fixture when built, else TypeScript). */
 const goPlugin: Scenario = {
@@ -243,4 +250,9 @@ const goPlugin: Scenario = {
 };
 
 /** Every scenario, in the order they run. */
-export const SCENARIOS: readonly Scenario[] = [rpcPeer, kongMsgPack, goPlugin];
+export const SCENARIOS: readonly Scenario[] = [
+  rpcPeer,
+  kongScenario('kong-server', 'MsgPack:1'),
+  kongScenario('kong-protobuf', 'ProtoBuf:1'),
+  goPlugin,
+];

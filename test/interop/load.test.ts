@@ -39,7 +39,7 @@ describe('npm run load (bounded)', () => {
       '50',
     ]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    for (const scenario of ['rpc-peer', 'kong-server', 'goplugin']) {
+    for (const scenario of ['rpc-peer', 'kong-server', 'kong-protobuf', 'goplugin']) {
       expect(stdout).toMatch(
         new RegExp(
           `^${scenario} .* req/s, p50 [\\d.]+ ms, p99 [\\d.]+ ms, peak RSS \\d+ MiB, 0 lost, 0 mismatched`,
@@ -71,10 +71,10 @@ describe('npm run load (bounded)', () => {
     ]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const samples = stdout.match(
-      /^sample +\d+ s: RSS [\d.]+ MiB, heap [\d.]+ MiB, \d+ fds; child \d+: \d+ fds, [\d.]+ MiB; answered \d+ \/ \d+ \/ \d+$/gm,
+      /^sample +\d+ s: RSS [\d.]+ MiB, heap [\d.]+ MiB, \d+ fds; child \d+: \d+ fds, [\d.]+ MiB; answered \d+(?: \/ \d+)+$/gm,
     );
     expect(samples?.length).toBeGreaterThanOrEqual(4);
-    for (const scenario of ['rpc-peer', 'kong-server', 'goplugin']) {
+    for (const scenario of ['rpc-peer', 'kong-server', 'kong-protobuf', 'goplugin']) {
       expect(stdout).toMatch(new RegExp(`^${scenario} .* 0 lost, 0 mismatched \\(\\d+ answered`, 'm'));
     }
     expect(stdout).toMatch(/^soak: RSS .* fds (\d+) → \1 \(closed: (\d+), before: \2\)/m);
