@@ -11,6 +11,9 @@
  *     the whole Node process, so it blocks for milliseconds where Go's vfork-style start takes a fraction of one,
  *     and it grows with the host's memory. The figure without it is printed for reading; the target is judged on
  *     the plain ratio.
+ *   - the ceiling: a bare grpc-js host (`bareFirstCall`: spawn, first stdout line, one grpc-js client, one Put,
+ *     nothing else), alternating with the two hosts above, so `startPlugin`'s distance from the least any
+ *     TypeScript host can do is measured in the same run, with and without Node's `spawn()` cost.
  *   - calls/s: sequential Put+Get round trips (64-byte values) through both hosts, each after WARMUP untimed
  *     round trips (the JIT needs them; so does the plugin), ROUNDS rounds alternating the two hosts, medians.
  *
@@ -21,13 +24,18 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Client, loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
+import {
+  type Client,
+  credentials,
+  loadPackageDefinition,
+  type ServiceClientConstructor,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { startPlugin } from '../src/goplugin/index.js';
 import { KV_PROTO_DIR, KVHOST, KVPLUGIN } from '../test/fixtures/go/fixtures.js';
 import { cpuNow, cpuSince, procCpu } from './cpu.js';
 
-const RUNS = 12;
+const RUNS = 21;
 const CALLS = 3000;
 const WARMUP = 1000;
 const CALL_ROUNDS = 5;
@@ -108,6 +116,49 @@ async function tsFirstCall(): Promise<number> {
   }
 }
 
+/**
+ * The least any TypeScript go-plugin host can do with Node + grpc-js (the ceiling for `startPlugin`): spawn the
+ * same plugin with the environment `startPlugin` sets by default (cookie, versions, port range; no AutoMTLS, which
+ * is off by default; no socket directory, which go-plugin 1.0.1 ignores), read the first stdout line, split it,
+ * open a grpc-js client on the address it names and call Put once, then SIGKILL the process. No validation, no
+ * stderr parsing, no health check, broker or stdio stream. The service definition (`KV`) is loaded before timing,
+ * as it is for `startPlugin`'s caller.
+ */
+async function bareFirstCall(): Promise<number> {
+  const started = performance.now();
+  const child = spawn(KVPLUGIN, [], {
+    env: {
+      ...process.env,
+      BASIC_PLUGIN: 'hello',
+      PLUGIN_PROTOCOL_VERSIONS: '1',
+      PLUGIN_MIN_PORT: '10000',
+      PLUGIN_MAX_PORT: '25000',
+    },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  const line = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const end = text.indexOf('\n');
+      if (end >= 0) resolve(text.slice(0, end));
+    });
+    child.once('exit', () => reject(new Error(`plugin exited before its handshake: ${text}`)));
+  });
+  // core|app|network|address|protocol[|cert]
+  const [, , network, address] = line.trim().split('|');
+  const kv = new KV(network === 'unix' ? `unix:${address}` : address!, credentials.createInsecure());
+  try {
+    await unary(kv, 'Put', { key: 'hello', value: Buffer.from('first') });
+    return performance.now() - started;
+  } finally {
+    kv.close();
+    child.kill('SIGKILL');
+    await closed;
+  }
+}
+
 /** Calls per second through the TS host, and CPU µs per call of this host and of the Go plugin process. */
 async function tsCallsPerSecond(
   calls: number,
@@ -156,18 +207,31 @@ const goFirstCall: number[] = [];
 const goProcessToHandshake: number[] = [];
 const goHandshakeInProcess: number[] = [];
 const tsFirstCalls: number[] = [];
+const bareFirstCalls: number[] = [];
 // Warm both paths once (file cache, JIT) before measuring.
 await timedRun(process.execPath, ['-e', '0'], {});
 await timedRun(KVHOST, [KVPLUGIN], {}, 'NEGOTIATED');
 await tsFirstCall();
+await bareFirstCall();
+// The three hosts take turns in a rotating order, so none always runs right after another's clean-up.
+const hosts: (() => Promise<void>)[] = [
+  async () => {
+    const go = await timedRun(KVHOST, [KVPLUGIN], {}, 'NEGOTIATED');
+    const result = kvhostResult(go.stdout);
+    goFirstCall.push(result.firstCallMs!);
+    goHandshakeInProcess.push(result.handshakeMs!);
+    goProcessToHandshake.push(go.markerMs);
+  },
+  async () => {
+    tsFirstCalls.push(await tsFirstCall());
+  },
+  async () => {
+    bareFirstCalls.push(await bareFirstCall());
+  },
+];
 for (let run = 0; run < RUNS; run++) {
   nodeBare.push((await timedRun(process.execPath, ['-e', '0'], {})).exitMs);
-  const go = await timedRun(KVHOST, [KVPLUGIN], {}, 'NEGOTIATED');
-  const result = kvhostResult(go.stdout);
-  goFirstCall.push(result.firstCallMs!);
-  goHandshakeInProcess.push(result.handshakeMs!);
-  goProcessToHandshake.push(go.markerMs);
-  tsFirstCalls.push(await tsFirstCall());
+  for (let turn = 0; turn < hosts.length; turn++) await hosts[(run + turn) % hosts.length]!();
   nodeSpawn.push(await nodeSpawnCost());
 }
 
@@ -204,6 +268,11 @@ const figures = {
   nodeSpawnBlockingMs: median(nodeSpawn),
   hostRssMb: process.memoryUsage().rss / (1024 * 1024),
   firstCallRatioWithoutNodeSpawn: (median(tsFirstCalls) - median(nodeSpawn)) / median(goFirstCall),
+  // The ceiling: a bare grpc-js host (spawn, first line, one client, Put), alternating with the two above.
+  bareHostFirstCallMs: median(bareFirstCalls),
+  bareHostRatioOverGo: median(bareFirstCalls) / median(goFirstCall),
+  bareHostRatioWithoutNodeSpawn: (median(bareFirstCalls) - median(nodeSpawn)) / median(goFirstCall),
+  tsHostRatioOverBare: median(tsFirstCalls) / median(bareFirstCalls),
   goHostProcessStartOverheadMs: median(goProcessToHandshake) - median(goHandshakeInProcess),
   tsHostEndToEndEstimateMs: median(nodeBare) + median(tsFirstCalls),
   goHostEndToEndMs: median(goProcessToHandshake) - median(goHandshakeInProcess) + median(goFirstCall),
@@ -239,6 +308,10 @@ print(
   figures.firstCallRatioWithoutNodeSpawn,
   'x',
 );
+print('bare grpc-js host: spawn -> first Put, median', figures.bareHostFirstCallMs, 'ms');
+print('  ratio bare / Go', figures.bareHostRatioOverGo, 'x');
+print("  ratio bare / Go without Node's spawn()", figures.bareHostRatioWithoutNodeSpawn, 'x');
+print('  ratio TS host / bare host', figures.tsHostRatioOverBare, 'x');
 print('Go host end to end (process spawn -> first Put)', figures.goHostEndToEndMs, 'ms');
 print('TS host end to end estimate (Node start + above)', figures.tsHostEndToEndEstimateMs, 'ms');
 print(`Go host Put+Get calls/s (${CALLS} calls)`, figures.goHostCallsPerSec, 'calls/s');

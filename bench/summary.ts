@@ -83,6 +83,24 @@ const ADAPTERS: Record<string, (data: Json) => Omit<SummaryRow, 'scenario'>[]> =
       ...judged(num(d.firstCallRatioWithoutNodeSpawn), {}),
     },
     {
+      figure: `bare grpc-js host (the ceiling) → first Put ${fmt(num(d.bareHostFirstCallMs))} ms`,
+      baseline: `Go host ${fmt(num(d.goHostFirstCallMs))} ms`,
+      ratio: num(d.bareHostRatioOverGo),
+      ...judged(num(d.bareHostRatioOverGo), {}),
+    },
+    {
+      figure: "the ceiling less Node's own spawn()",
+      baseline: `Go host ${fmt(num(d.goHostFirstCallMs))} ms`,
+      ratio: num(d.bareHostRatioWithoutNodeSpawn),
+      ...judged(num(d.bareHostRatioWithoutNodeSpawn), {}),
+    },
+    {
+      figure: `TS host startPlugin → first Put ${fmt(num(d.tsHostFirstCallMs))} ms`,
+      baseline: `bare grpc-js host ${fmt(num(d.bareHostFirstCallMs))} ms`,
+      ratio: num(d.tsHostRatioOverBare),
+      ...judged(num(d.tsHostRatioOverBare), {}),
+    },
+    {
       figure: `TS host Put+Get ${fmt(num(d.tsHostCallsPerSec))} calls/s`,
       cpu: cpuCell(num(obj(d.cpuUsPerCall).tsHost) + num(obj(d.cpuUsPerCall).tsHostPlugin), 'call', [
         num(obj(d.cpuUsPerCall).tsHost),

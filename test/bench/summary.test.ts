@@ -137,6 +137,34 @@ describe('bench summary', () => {
     expect(rows[1]?.cpu).toBe('9.0 ms CPU');
   });
 
+  it('puts the go-plugin host next to the Go host and the bare grpc-js host (the ceiling)', () => {
+    const rows = summarize('goplugin-host', {
+      goHostFirstCallMs: 8,
+      tsHostFirstCallMs: 12,
+      firstCallRatioTsOverGo: 1.5,
+      nodeSpawnBlockingMs: 2,
+      firstCallRatioWithoutNodeSpawn: 1.25,
+      bareHostFirstCallMs: 10,
+      bareHostRatioOverGo: 1.25,
+      bareHostRatioWithoutNodeSpawn: 1,
+      tsHostRatioOverBare: 1.2,
+      goHostCallsPerSec: 10_000,
+      tsHostCallsPerSec: 2000,
+      callsRatioTsOverGo: 0.2,
+      cpuUsPerCall: { goHost: 30, goHostPlugin: 30, tsHost: 250, tsHostPlugin: 100 },
+    });
+    expect(rows.map((row) => [row.ratio, row.target, row.verdict])).toEqual([
+      [1.5, '≤ 1.2', 'MISS'],
+      [1.25, '-', '-'],
+      [1.25, '-', '-'],
+      [1, '-', '-'],
+      [1.2, '-', '-'],
+      [0.2, '-', '-'],
+    ]);
+    expect(rows[2]?.figure).toBe('bare grpc-js host (the ceiling) → first Put 10.0 ms');
+    expect(rows[4]?.baseline).toBe('bare grpc-js host 10.0 ms');
+  });
+
   it('says so instead of inventing figures for an unknown scenario or a changed shape', () => {
     expect(summarize('new-thing', {})[0]).toMatchObject({ verdict: 'unreadable', ratio: undefined });
     const moved = summarize('goplugin-host', { tsHostFirstCallMs: 'fast' });
