@@ -108,13 +108,23 @@ export class KongConnections<C extends PooledConnection> {
    * Runs `work` on a pooled connection (an idle one, or a new one when under `maxConnections`, else the next one
    * released). When `work` resolves, the connection goes back to the pool unless it was closed meanwhile; when it
    * rejects, `reusableAfter` decides (default: discard), so the pool never hands out a connection in an unknown
-   * state. Waiting for a connection ends with `RequestAbortedError` when `signal` aborts.
+   * state. Waiting for a connection ends with `RequestAbortedError` when `signal` aborts; a function is asked for
+   * the signal only if the call has to wait (an idle connection at hand needs none, so none is built).
    */
-  use<T>(method: string, signal: AbortSignal | undefined, work: (connection: C) => Promise<T>): Promise<T> {
+  use<T>(
+    method: string,
+    signal: AbortSignal | (() => AbortSignal) | undefined,
+    work: (connection: C) => Promise<T>,
+  ): Promise<T> {
     if (signal === undefined) return this.pool.exchange(work);
+    const abortError = (reason: unknown) => new RequestAbortedError(method, undefined, false, reason);
+    if (typeof signal !== 'function') return this.pool.exchange(work, { signal, abortError });
+    // The pool reads `signal` only when no idle connection is at hand.
     return this.pool.exchange(work, {
-      signal,
-      abortError: (reason) => new RequestAbortedError(method, undefined, false, reason),
+      get signal() {
+        return signal();
+      },
+      abortError,
     });
   }
 
