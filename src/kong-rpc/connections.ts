@@ -68,6 +68,26 @@ function unixConnector(options: KongPoolOptions): (signal: AbortSignal | undefin
   };
 }
 
+/**
+ * How one call waits for a connection: a class rather than an object of closures, as it is built for every call
+ * and used only when no idle connection is at hand. The pool reads `signal` only then, so a function given as
+ * the signal is called only then.
+ */
+class WaitOptions {
+  constructor(
+    private readonly method: string,
+    private readonly source: AbortSignal | (() => AbortSignal),
+  ) {}
+
+  get signal(): AbortSignal {
+    return typeof this.source === 'function' ? this.source() : this.source;
+  }
+
+  abortError(reason: unknown): RequestAbortedError {
+    return new RequestAbortedError(this.method, undefined, false, reason);
+  }
+}
+
 /** @internal The pooled connections of one Kong client, for one protocol's connection type. */
 export class KongConnections<C extends PooledConnection> {
   private readonly pool: UnixSocketPool<C>;
@@ -117,15 +137,7 @@ export class KongConnections<C extends PooledConnection> {
     work: (connection: C) => Promise<T>,
   ): Promise<T> {
     if (signal === undefined) return this.pool.exchange(work);
-    const abortError = (reason: unknown) => new RequestAbortedError(method, undefined, false, reason);
-    if (typeof signal !== 'function') return this.pool.exchange(work, { signal, abortError });
-    // The pool reads `signal` only when no idle connection is at hand.
-    return this.pool.exchange(work, {
-      get signal() {
-        return signal();
-      },
-      abortError,
-    });
+    return this.pool.exchange(work, new WaitOptions(method, signal));
   }
 
   /** Closes every connection; calls in progress and waiting reject with `ConnectionClosedError`. */
