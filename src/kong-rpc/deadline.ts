@@ -74,18 +74,13 @@ export class EventDeadline {
 
   /**
    * One request's own bound: the time left (whole ms, rounded up so it never ends early) as its `timeout`, and
-   * the caller's signal. `undefined` once the time has run out: the request must not be sent (see
-   * {@link EventDeadline.expiredError}).
+   * the caller's signal. `undefined` once the time has run out: such a request watches
+   * {@link EventDeadline.options} instead.
    */
   requestOptions(): CallOptions | undefined {
     const left = Math.ceil(this.end - performance.now());
     if (left <= 0) return undefined;
     return this.external === undefined ? { timeout: left } : { timeout: left, signal: this.external };
-  }
-
-  /** The error of a request that {@link EventDeadline.requestOptions} found past the deadline. */
-  expiredError(method: string): Error {
-    return new RpcTimeoutError(method, undefined, this.timeout);
   }
 
   /** Waits for a PDK call, or fails when the deadline passes or the event is cancelled first. */

@@ -535,3 +535,29 @@ describe('KongPluginClient event deadline and cancellation', () => {
     });
   });
 });
+
+describe('KongPluginClient event deadline passed during a synchronous PDK call', () => {
+  it('still sends the Step and fails it with its msgid, as the deadline timer did', async () => {
+    const fake = await fakeServer(tempSocket(), (method) => {
+      if (method === 'plugin.HandleEvent') {
+        return { EventId: 1, Data: { Method: 'kong.request.get_header', Args: ['host'] } };
+      }
+      return { EventId: 1, Data: 'ret' };
+    });
+    const kong = client(fake.path);
+    const busy = () => {
+      const until = performance.now() + 80;
+      while (performance.now() < until) {
+        // A synchronous PDK implementation that outruns the whole event's deadline.
+      }
+      return 'h';
+    };
+    expect(await failureOf(kong.handleEvent(1, 'access', busy, { timeout: 40 }))).toMatchObject({
+      class: 'RpcTimeoutError',
+      message: 'request plugin.Step (msgid 2) timed out after 40 ms',
+      method: 'plugin.Step',
+      msgid: 2,
+      timeout: 40,
+    });
+  });
+});

@@ -141,7 +141,9 @@ export class MsgPackClientProtocol implements KongClientProtocol {
    */
   private eventCall(method: string, param: unknown, deadline: EventDeadline): Promise<unknown> {
     const options = deadline.requestOptions();
-    if (options === undefined) return Promise.reject(deadline.expiredError(method));
+    // Past the deadline already (a synchronous PDK answer outran it): the old way, on the combined signal, whose
+    // timer fires at the next turn of the event loop, so the request is sent and then fails with its msgid.
+    if (options === undefined) return this.call(method, param, deadline.options());
     return this.pool.use(
       method,
       () => deadline.signal,
