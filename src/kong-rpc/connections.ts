@@ -68,6 +68,26 @@ function unixConnector(options: KongPoolOptions): (signal: AbortSignal | undefin
   };
 }
 
+/**
+ * How one call waits for a connection: a class rather than an object of closures, as it is built for every call
+ * and used only when no idle connection is at hand. The pool reads `signal` only then, so a function given as
+ * the signal is called only then.
+ */
+class WaitOptions {
+  constructor(
+    private readonly method: string,
+    private readonly source: AbortSignal | (() => AbortSignal),
+  ) {}
+
+  get signal(): AbortSignal {
+    return typeof this.source === 'function' ? this.source() : this.source;
+  }
+
+  abortError(reason: unknown): RequestAbortedError {
+    return new RequestAbortedError(this.method, undefined, false, reason);
+  }
+}
+
 /** @internal The pooled connections of one Kong client, for one protocol's connection type. */
 export class KongConnections<C extends PooledConnection> {
   private readonly pool: UnixSocketPool<C>;
@@ -108,14 +128,16 @@ export class KongConnections<C extends PooledConnection> {
    * Runs `work` on a pooled connection (an idle one, or a new one when under `maxConnections`, else the next one
    * released). When `work` resolves, the connection goes back to the pool unless it was closed meanwhile; when it
    * rejects, `reusableAfter` decides (default: discard), so the pool never hands out a connection in an unknown
-   * state. Waiting for a connection ends with `RequestAbortedError` when `signal` aborts.
+   * state. Waiting for a connection ends with `RequestAbortedError` when `signal` aborts; a function is asked for
+   * the signal only if the call has to wait (an idle connection at hand needs none, so none is built).
    */
-  use<T>(method: string, signal: AbortSignal | undefined, work: (connection: C) => Promise<T>): Promise<T> {
+  use<T>(
+    method: string,
+    signal: AbortSignal | (() => AbortSignal) | undefined,
+    work: (connection: C) => Promise<T>,
+  ): Promise<T> {
     if (signal === undefined) return this.pool.exchange(work);
-    return this.pool.exchange(work, {
-      signal,
-      abortError: (reason) => new RequestAbortedError(method, undefined, false, reason),
-    });
+    return this.pool.exchange(work, new WaitOptions(method, signal));
   }
 
   /** Closes every connection; calls in progress and waiting reject with `ConnectionClosedError`. */

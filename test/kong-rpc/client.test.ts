@@ -391,3 +391,173 @@ describe('KongPluginClient connect option', () => {
     ).toThrow(KongRpcUsageError);
   });
 });
+
+/** The observable shape of an event's failure: class, code, message and the fields callers read. */
+async function failureOf(promise: Promise<unknown>): Promise<Record<string, unknown>> {
+  const error = await promise.then(
+    () => expect.unreachable('the event should fail'),
+    (caught: unknown) => caught as Error & Record<string, unknown>,
+  );
+  return {
+    class: error.constructor.name,
+    name: error.name,
+    code: error.code,
+    message: error.message,
+    method: error.method,
+    msgid: error.msgid,
+    timeout: error.timeout,
+    sent: error.sent,
+    cause: error.cause,
+  };
+}
+
+describe('KongPluginClient event deadline and cancellation', () => {
+  const never = () => new Promise<never>(() => {});
+
+  /** A server that answers HandleEvent with one PDK call, and never answers `hang` methods. */
+  async function server(hang: string[]): Promise<FakeServer> {
+    return fakeServer(tempSocket(), (method) => {
+      if (hang.includes(method)) return never();
+      if (method === 'plugin.HandleEvent') {
+        return { EventId: 1, Data: { Method: 'kong.request.get_header', Args: ['host'] } };
+      }
+      return { EventId: 1, Data: 'ret' };
+    });
+  }
+
+  it('reports a request that outlives the deadline as RpcTimeoutError with the event timeout, and drops its connection', async () => {
+    const kong = client((await server(['plugin.HandleEvent'])).path);
+    expect(await failureOf(kong.handleEvent(1, 'access', () => 'h', { timeout: 120 }))).toEqual({
+      class: 'RpcTimeoutError',
+      name: 'RpcTimeoutError',
+      code: 'MSGPACK_RPC_TIMEOUT',
+      message: 'request plugin.HandleEvent (msgid 1) timed out after 120 ms',
+      method: 'plugin.HandleEvent',
+      msgid: 1,
+      timeout: 120,
+      sent: undefined,
+      cause: undefined,
+    });
+    await expect.poll(() => kong.connections, { timeout: 5_000 }).toBe(0);
+  });
+
+  it('bounds the whole event: a Step sent late in it times out at the event deadline', async () => {
+    const kong = client((await server(['plugin.Step'])).path);
+    const started = performance.now();
+    const failure = await failureOf(
+      kong.handleEvent(1, 'access', () => new Promise((resolve) => setTimeout(resolve, 60, 'h')), {
+        timeout: 150,
+      }),
+    );
+    // The Step had about 90 ms left, but the error reports the event's deadline, as before.
+    expect(failure).toMatchObject({
+      class: 'RpcTimeoutError',
+      method: 'plugin.Step',
+      msgid: 2,
+      timeout: 150,
+      message: 'request plugin.Step (msgid 2) timed out after 150 ms',
+    });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(149);
+    await expect.poll(() => kong.connections, { timeout: 5_000 }).toBe(0);
+  });
+
+  it('times out a PDK call that never answers with the PDK method and no msgid', async () => {
+    const kong = client((await server([])).path);
+    expect(await failureOf(kong.handleEvent(1, 'access', never, { timeout: 100 }))).toMatchObject({
+      class: 'RpcTimeoutError',
+      method: 'kong.request.get_header',
+      msgid: undefined,
+      timeout: 100,
+    });
+  });
+
+  it('times out an event still waiting for a pooled connection', async () => {
+    const kong = client((await server(['plugin.HandleEvent'])).path, { maxConnections: 1 });
+    const holder = kong.handleEvent(1, 'access', () => 'h', { timeout: 1_000 });
+    const holderFailure = failureOf(holder);
+    expect(await failureOf(kong.handleEvent(2, 'access', () => 'h', { timeout: 80 }))).toMatchObject({
+      class: 'RpcTimeoutError',
+      message: 'request plugin.HandleEvent (msgid undefined) timed out after 80 ms',
+      msgid: undefined,
+      timeout: 80,
+    });
+    expect(await holderFailure).toMatchObject({ class: 'RpcTimeoutError', timeout: 1_000 });
+  });
+
+  it('cancels a request in flight with RequestAbortedError (sent, cause = reason) and drops its connection', async () => {
+    const kong = client((await server(['plugin.HandleEvent'])).path);
+    const controller = new AbortController();
+    const reason = new Error('client went away');
+    const event = kong.handleEvent(1, 'access', () => 'h', { signal: controller.signal });
+    await expect.poll(() => kong.connections, { timeout: 5_000 }).toBe(1);
+    setTimeout(() => controller.abort(reason), 20);
+    expect(await failureOf(event)).toEqual({
+      class: 'RequestAbortedError',
+      name: 'AbortError',
+      code: 'MSGPACK_RPC_ABORTED',
+      message: 'request plugin.HandleEvent was aborted',
+      method: 'plugin.HandleEvent',
+      msgid: 1,
+      timeout: undefined,
+      sent: true,
+      cause: reason,
+    });
+    await expect.poll(() => kong.connections, { timeout: 5_000 }).toBe(0);
+  });
+
+  it('cancels at once with an aborted signal, and during a PDK call with the PDK method', async () => {
+    const kong = client((await server([])).path);
+    const reason = new Error('gone');
+    expect(
+      await failureOf(kong.handleEvent(1, 'access', () => 'h', { signal: AbortSignal.abort(reason) })),
+    ).toEqual({
+      class: 'RequestAbortedError',
+      name: 'AbortError',
+      code: 'MSGPACK_RPC_ABORTED',
+      message: 'request plugin.HandleEvent was aborted',
+      method: 'plugin.HandleEvent',
+      msgid: undefined,
+      timeout: undefined,
+      sent: false,
+      cause: reason,
+    });
+    const controller = new AbortController();
+    const pdk = () => {
+      setImmediate(() => controller.abort(reason));
+      return never();
+    };
+    expect(await failureOf(kong.handleEvent(1, 'access', pdk, { signal: controller.signal }))).toMatchObject({
+      class: 'RequestAbortedError',
+      method: 'kong.request.get_header',
+      msgid: undefined,
+      sent: false,
+      cause: reason,
+    });
+  });
+});
+
+describe('KongPluginClient event deadline passed during a synchronous PDK call', () => {
+  it('still sends the Step and fails it with its msgid, as the deadline timer did', async () => {
+    const fake = await fakeServer(tempSocket(), (method) => {
+      if (method === 'plugin.HandleEvent') {
+        return { EventId: 1, Data: { Method: 'kong.request.get_header', Args: ['host'] } };
+      }
+      return { EventId: 1, Data: 'ret' };
+    });
+    const kong = client(fake.path);
+    const busy = () => {
+      const until = performance.now() + 80;
+      while (performance.now() < until) {
+        // A synchronous PDK implementation that outruns the whole event's deadline.
+      }
+      return 'h';
+    };
+    expect(await failureOf(kong.handleEvent(1, 'access', busy, { timeout: 40 }))).toMatchObject({
+      class: 'RpcTimeoutError',
+      message: 'request plugin.Step (msgid 2) timed out after 40 ms',
+      method: 'plugin.Step',
+      msgid: 2,
+      timeout: 40,
+    });
+  });
+});

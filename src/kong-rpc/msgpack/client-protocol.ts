@@ -85,10 +85,10 @@ export class MsgPackClientProtocol implements KongClientProtocol {
     // `.then`): one promise and one microtask less per HandleEvent and per Step.
     let first: unknown;
     try {
-      first = await this.call(
+      first = await this.eventCall(
         'plugin.HandleEvent',
         { InstanceId: instanceId, EventName: phase },
-        deadline.options(),
+        deadline,
       );
     } catch (error) {
       throw instanceError(error, instanceId);
@@ -118,7 +118,7 @@ export class MsgPackClientProtocol implements KongClientProtocol {
       // An undefined Data is left out of the map by the Kong encoding, exactly as Kong's nil drops the key.
       let reply: unknown;
       try {
-        reply = await this.call(stepMethod, { EventId: eventId, Data: value }, deadline.options());
+        reply = await this.eventCall(stepMethod, { EventId: eventId, Data: value }, deadline);
       } catch (error) {
         throw instanceError(error, instanceId);
       }
@@ -132,6 +132,23 @@ export class MsgPackClientProtocol implements KongClientProtocol {
 
   private call(method: string, param: unknown, options: CallOptions): Promise<unknown> {
     return this.pool.use(method, options.signal, (connection) => connection.request(method, param, options));
+  }
+
+  /**
+   * One request of an event: bounded by the time left as the request's own timeout (a timeout abandons the
+   * request and closes its connection, as the deadline's abort did) and the caller's signal, so the common path
+   * builds no signal and adds no abort listener. Only a wait for a connection watches the event's combined signal.
+   */
+  private eventCall(method: string, param: unknown, deadline: EventDeadline): Promise<unknown> {
+    const options = deadline.requestOptions();
+    // Past the deadline already (a synchronous PDK answer outran it): the old way, on the combined signal, whose
+    // timer fires at the next turn of the event loop, so the request is sent and then fails with its msgid.
+    if (options === undefined) return this.call(method, param, deadline.options());
+    return this.pool.use(
+      method,
+      () => deadline.signal,
+      (connection) => connection.request(method, param, options),
+    );
   }
 
   private callInstance(
