@@ -30,6 +30,32 @@ import {
 import { collectFrames } from './msgpack-rpc.js';
 import { withTurnClock } from './turn-clock.js';
 
+/**
+ * Serves `serverSide` with `server`, writes `chunks` into `kongSide` and ends it; once the server has read
+ * everything (it saw EOF, or gave up on the stream and closed it), closes the server and waits for the connection
+ * to close, each step bounded. Both Kong servers' targets (MsgPack:1 and ProtoBuf:1) feed their input this way.
+ */
+export async function feedKongServer(
+  server: KongPluginServer,
+  kongSide: Duplex,
+  serverSide: Duplex,
+  chunks: readonly Uint8Array[],
+): Promise<void> {
+  const closed = new Promise<void>((resolve) => kongSide.once('close', resolve));
+  const consumed = new Promise<void>((resolve) => {
+    serverSide.once('end', resolve);
+    serverSide.once('close', resolve);
+  });
+  server.serve(serverSide);
+  for (const chunk of chunks) kongSide.write(chunk);
+  kongSide.end();
+  await within(consumed, 4_000, 'the server reading the input');
+  // Let handlers that are already running answer before the close.
+  await new Promise((resolve) => setImmediate(resolve));
+  await within(server.close(), 4_000, 'KongPluginServer.close');
+  await within(closed, 4_000, 'the connection close');
+}
+
 export const kongServerTarget: FuzzTarget<Uint8Array[]> = {
   name: 'kong-server',
   description:
@@ -66,20 +92,7 @@ export const kongServerTarget: FuzzTarget<Uint8Array[]> = {
     const [kongSide, serverSide] = createMemoryDuplexPair();
     kongSide.on('error', () => {});
     const frames = collectFrames(kongSide);
-    const closed = new Promise<void>((resolve) => kongSide.once('close', resolve));
-    // The server side has read everything once it sees EOF (or it gave up on the stream and closed it).
-    const consumed = new Promise<void>((resolve) => {
-      serverSide.once('end', resolve);
-      serverSide.once('close', resolve);
-    });
-    server.serve(serverSide);
-    for (const chunk of chunks) kongSide.write(chunk);
-    kongSide.end();
-    await within(consumed, 4_000, 'the server reading the input');
-    // Let handlers that are already running answer before the close.
-    await new Promise((resolve) => setImmediate(resolve));
-    await within(server.close(), 4_000, 'KongPluginServer.close');
-    await within(closed, 4_000, 'the connection close');
+    await feedKongServer(server, kongSide, serverSide, chunks);
     frames.check();
     if (server.activeEvents !== 0) throw new FuzzViolation(`${server.activeEvents} events left after close`);
     for (const error of errors) expectTyped(error, 'KongPluginServer connection error');

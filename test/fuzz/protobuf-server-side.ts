@@ -12,7 +12,8 @@ import { FrameReader } from '../../src/kong-rpc/protobuf/framing.js';
 import { messageType } from '../../src/kong-rpc/protobuf/schema.js';
 import { createMemoryDuplexPair } from '../../src/msgpack-rpc/pair.js';
 import { flatRecordingLogger } from '../helpers/logger.js';
-import { cutAt, expectTyped, type FuzzTarget, FuzzViolation, mutate, within } from './targets.js';
+import { feedKongServer } from './kong-rpc.js';
+import { cutAt, expectTyped, type FuzzTarget, FuzzViolation, mutate } from './targets.js';
 
 const MiB = 1024 * 1024;
 
@@ -160,18 +161,7 @@ export const protobufServerSideTarget: FuzzTarget<Uint8Array[]> = {
         malformed ??= error;
       }
     });
-    const closed = new Promise<void>((resolve) => kongSide.once('close', resolve));
-    const consumed = new Promise<void>((resolve) => {
-      serverSide.once('end', resolve);
-      serverSide.once('close', resolve);
-    });
-    server.serve(serverSide);
-    for (const chunk of chunks) kongSide.write(chunk);
-    kongSide.end();
-    await within(consumed, 4_000, 'the server reading the input');
-    await new Promise((resolve) => setImmediate(resolve));
-    await within(server.close(), 4_000, 'KongPluginServer.close');
-    await within(closed, 4_000, 'the connection close');
+    await feedKongServer(server, kongSide, serverSide, chunks);
     if (malformed !== undefined)
       throw new FuzzViolation('the server wrote a malformed frame', { cause: malformed });
     if (server.activeEvents !== 0) throw new FuzzViolation(`${server.activeEvents} events left after close`);
